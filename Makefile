@@ -103,3 +103,8 @@ clean:
 	rm -rf build online-game cgi-bin/*.so $(TOOLS)
 
 -include $(SERVER_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)
+
+# Fuzzing (make fuzz FUZZ_SECONDS=N), soak (make soak SOAK_SECONDS=N) and
+# fault tests live beside their sources.
+-include test/fuzz/fuzz.mk
+-include test/soak/soak.mk

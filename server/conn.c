@@ -1,0 +1,279 @@
+/*
+ * conn.c - the connection interface: how every other part of the server
+ * reads from and writes to a client.
+ *
+ * A srv_conn carries a small table of transport operations (srv_conn_ops,
+ * the idea of Redis's ConnectionType): this file implements it for plain
+ * TCP; a TLS transport would fill the same table, and no HTTP or
+ * WebSocket code would change.
+ *
+ * Sockets are non-blocking. The helpers here add waiting with poll(2): on
+ * the socket, on the server's shutdown fd (so idle connections notice a
+ * shutdown at once, without a polling sleep) and, for WebSocket
+ * connections, on a wake-up fd that other threads signal.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- plain TCP transport ---------------------------------------- */
+
+static ssize_t tcp_read(srv_conn *c, void *buf, size_t len)
+{
+    return recv(c->fd, buf, len, 0);
+}
+
+static ssize_t tcp_writev(srv_conn *c, const struct iovec *iov, int iovcnt)
+{
+    struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+    return sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+}
+
+static ssize_t tcp_sendfile(srv_conn *c, int file_fd, off_t *offset, size_t len)
+{
+    return sendfile(c->fd, file_fd, offset, len);
+}
+
+static size_t tcp_pending(srv_conn *c)
+{
+    (void)c;
+    return 0;
+}
+
+static void tcp_close(srv_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+static const srv_conn_ops tcp_ops = {
+    .read = tcp_read,
+    .writev = tcp_writev,
+    .sendfile = tcp_sendfile,
+    .pending = tcp_pending,
+    .close = tcp_close,
+};
+
+/* Formats a socket address as text; IPv4-mapped IPv6 shown as IPv4. */
+static void format_addr(const struct sockaddr_storage *ss, char *ip, size_t iplen, int *port)
+{
+    ip[0] = '\0';
+    *port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, (socklen_t)iplen);
+        *port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], ip, (socklen_t)iplen);
+        else
+            inet_ntop(AF_INET6, &a->sin6_addr, ip, (socklen_t)iplen);
+        *port = ntohs(a->sin6_port);
+    } else {
+        snprintf(ip, iplen, "local");
+    }
+}
+
+void srv_conn_init_tcp(srv_conn *c, int fd, uint64_t id)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+
+    memset(c, 0, sizeof *c);
+    c->ops = &tcp_ops;
+    c->fd = fd;
+    c->id = id;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        format_addr(&ss, c->peer_ip, sizeof c->peer_ip, &c->peer_port);
+    sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        format_addr(&ss, c->local_ip, sizeof c->local_ip, &c->local_port);
+}
+
+void srv_conn_close(srv_conn *c)
+{
+    c->ops->close(c);
+}
+
+/* ---- waiting ------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline (-1 deadline = forever). */
+static int ms_left(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - now_ms();
+    return left < 0 ? 0 : (int)left;
+}
+
+/* poll() on the socket, and optionally wake_fd and the shutdown fd. */
+static int wait_for(srv_conn *c, int want, int wake_fd, bool watch_shutdown, int timeout_ms)
+{
+    struct pollfd p[3];
+    int n = 0, sock_i, wake_i = -1, down_i = -1;
+
+    if ((want & SRV_POLL_READ) && c->ops->pending(c) > 0)
+        return SRV_POLL_READ;
+    sock_i = n;
+    p[n++] = (struct pollfd){ .fd = c->fd,
+                              .events = (short)(((want & SRV_POLL_READ) ? POLLIN : 0) |
+                                                ((want & SRV_POLL_WRITE) ? POLLOUT : 0)) };
+    if (wake_fd >= 0) {
+        wake_i = n;
+        p[n++] = (struct pollfd){ .fd = wake_fd, .events = POLLIN };
+    }
+    if (watch_shutdown) {
+        down_i = n;
+        p[n++] = (struct pollfd){ .fd = srv_shutdown_fd(), .events = POLLIN };
+    }
+
+    int r;
+    do {
+        r = poll(p, (nfds_t)n, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return SRV_POLL_ERROR;
+    if (r == 0)
+        return SRV_POLL_TIMEOUT;
+
+    int got = 0;
+    if (p[sock_i].revents & (POLLIN | POLLHUP))
+        got |= (want & SRV_POLL_READ) ? SRV_POLL_READ : 0;
+    if (p[sock_i].revents & POLLOUT)
+        got |= SRV_POLL_WRITE;
+    if (p[sock_i].revents & (POLLERR | POLLNVAL))
+        got |= SRV_POLL_ERROR;
+    if (p[sock_i].revents & POLLHUP && !(want & SRV_POLL_READ))
+        got |= SRV_POLL_ERROR;
+    if (wake_i >= 0 && (p[wake_i].revents & POLLIN))
+        got |= SRV_POLL_WAKE;
+    if (down_i >= 0 && (p[down_i].revents & POLLIN))
+        got |= SRV_POLL_SHUTDOWN;
+    return got;
+}
+
+int srv_conn_poll(srv_conn *c, int want, int wake_fd, int timeout_ms)
+{
+    return wait_for(c, want, wake_fd, true, timeout_ms);
+}
+
+ssize_t srv_conn_read(srv_conn *c, void *buf, size_t len, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+
+    for (;;) {
+        ssize_t n = c->ops->read(c, buf, len);
+        if (n >= 0)
+            return n;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        int got = wait_for(c, SRV_POLL_READ, -1, true, ms_left(deadline));
+        if (got & (SRV_POLL_READ | SRV_POLL_ERROR))
+            continue; /* the next read reports data, EOF or the error */
+        errno = (got & SRV_POLL_SHUTDOWN) ? ECANCELED : ETIMEDOUT;
+        return -1;
+    }
+}
+
+/* Waits until the peer can take more bytes, within the write timeout.
+ * Shutdown is not watched: in-flight responses are allowed to finish. */
+static int wait_writable(srv_conn *c, int64_t deadline)
+{
+    int got = wait_for(c, SRV_POLL_WRITE, -1, false, ms_left(deadline));
+    if (got & SRV_POLL_WRITE)
+        return 0;
+    errno = (got & SRV_POLL_TIMEOUT) ? ETIMEDOUT : EPIPE;
+    return -1;
+}
+
+static int64_t write_deadline(void)
+{
+    const srv_config *cfg = srv_cfg();
+    int t = cfg ? cfg->write_timeout_ms : 30000;
+    return now_ms() + t;
+}
+
+int srv_conn_writev_all(srv_conn *c, struct iovec *iov, int iovcnt)
+{
+    int64_t deadline = -2;
+
+    while (iovcnt > 0) {
+        if (iov->iov_len == 0) {
+            iov++;
+            iovcnt--;
+            continue;
+        }
+        ssize_t n = c->ops->writev(c, iov, iovcnt);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                return -1;
+            if (deadline == -2)
+                deadline = write_deadline();
+            if (wait_writable(c, deadline) < 0)
+                return -1;
+            continue;
+        }
+        deadline = -2; /* progress: the timeout starts again */
+        /* Skip what was written; iov is the caller's scratch array. */
+        size_t done = (size_t)n;
+        while (iovcnt > 0 && done >= iov->iov_len) {
+            done -= iov->iov_len;
+            iov++;
+            iovcnt--;
+        }
+        if (iovcnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= done;
+        }
+    }
+    return 0;
+}
+
+int srv_conn_write_all(srv_conn *c, const void *buf, size_t len)
+{
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    return srv_conn_writev_all(c, &iov, 1);
+}
+
+int srv_conn_sendfile_all(srv_conn *c, int file_fd, off_t offset, size_t len)
+{
+    int64_t deadline = -2;
+
+    while (len > 0) {
+        ssize_t n = c->ops->sendfile(c, file_fd, &offset, len);
+        if (n > 0) {
+            len -= (size_t)n;
+            deadline = -2;
+            continue;
+        }
+        if (n == 0) { /* the file shrank under us */
+            errno = EIO;
+            return -1;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (deadline == -2)
+            deadline = write_deadline();
+        if (wait_writable(c, deadline) < 0)
+            return -1;
+    }
+    return 0;
+}

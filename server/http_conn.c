@@ -1,0 +1,235 @@
+/*
+ * http_conn.c - one connection's request loop; socketserver's
+ * BaseRequestHandler.handle() for HTTP/1.1.
+ *
+ *   loop:  read the request head   (within --header-timeout; an idle
+ *                                   keep-alive wait ends after
+ *                                   --keepalive-timeout or at shutdown)
+ *          parse it                (http_parse.c)
+ *          read the body           (Content-Length or chunked)
+ *          rt_dispatch()           (router/: answers the request)
+ *          keep the leftover bytes (pipelined requests) and go on
+ *
+ * The buffer belongs to this connection's thread alone. The request's
+ * strings point into it, so it is compacted only between requests.
+ */
+#include "server.h"
+#include "../router/router.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Extra room past the head limit, so a body can be read in big pieces. */
+#define BODY_READ_ROOM (16 * 1024)
+
+typedef struct conn_buf {
+    char *data;
+    size_t cap;  /* bytes allocated                           */
+    size_t len;  /* bytes received and not yet dropped         */
+    size_t used; /* bytes that belong to the current request   */
+} conn_buf;
+
+static char empty_body[1];
+
+/* Drops the previous request's bytes, keeping pipelined ones. */
+static void drop_used(conn_buf *b)
+{
+    if (b->used == 0)
+        return;
+    memmove(b->data, b->data + b->used, b->len - b->used);
+    b->len -= b->used;
+    b->used = 0;
+}
+
+/* Skips empty lines before a request line (RFC 9112 section 2.2). */
+static void skip_leading_newlines(conn_buf *b)
+{
+    size_t i = 0;
+    while (i < b->len && (b->data[i] == '\r' || b->data[i] == '\n'))
+        i++;
+    if (i) {
+        memmove(b->data, b->data + i, b->len - i);
+        b->len -= i;
+    }
+}
+
+/* 414 if the request line alone is too long, else 431. */
+static int too_large_status(const conn_buf *b, size_t limit)
+{
+    return memchr(b->data, '\n', limit) ? 431 : 414;
+}
+
+/* Reads until a whole head is buffered. Returns 0 with *head_len set, an
+ * HTTP status to answer with (408, 414, 431), or -1 to close quietly. */
+static int read_head(srv_conn *c, conn_buf *b, bool first, size_t *head_len)
+{
+    const srv_config *cfg = srv_cfg();
+    size_t limit = cfg->max_header_bytes;
+    int timeout = first ? cfg->header_timeout_ms : cfg->keepalive_timeout_ms;
+    bool started = false;
+
+    for (;;) {
+        skip_leading_newlines(b);
+        size_t end = http_head_end(b->data, b->len);
+        if (end)
+            return end > limit ? too_large_status(b, limit) : (*head_len = end, 0);
+        if (b->len >= limit)
+            return too_large_status(b, limit);
+        if (b->len > 0 && !started) { /* the clock for the head starts */
+            started = true;
+            timeout = cfg->header_timeout_ms;
+        }
+        ssize_t n = srv_conn_read(c, b->data + b->len, b->cap - b->len, timeout);
+        if (n > 0) {
+            b->len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == ETIMEDOUT && b->len > 0) {
+            srv_log(SRV_LOG_INFO, c->id, "%s: request head not complete in time: 408", c->peer_ip);
+            return 408;
+        }
+        return -1; /* EOF, idle timeout, shutdown or a socket error */
+    }
+}
+
+/* Reads exactly want bytes into dst; each read must come within the
+ * header timeout. Returns 0, or -1 (the client is gone or too slow). */
+static int read_exact(srv_conn *c, char *dst, size_t want)
+{
+    while (want > 0) {
+        ssize_t n = srv_conn_read(c, dst, want, srv_cfg()->header_timeout_ms);
+        if (n <= 0)
+            return -1;
+        dst += n;
+        want -= (size_t)n;
+    }
+    return 0;
+}
+
+static int read_fixed_body(srv_conn *c, conn_buf *b, http_request *req, size_t head_len)
+{
+    size_t want = (size_t)req->content_length;
+    char *body = malloc(want + 1);
+    if (!body)
+        return 500;
+    size_t have = b->len - head_len;
+    if (have > want)
+        have = want;
+    memcpy(body, b->data + head_len, have);
+    b->used = head_len + have;
+    if (read_exact(c, body + have, want - have) < 0) {
+        free(body);
+        return -1;
+    }
+    body[want] = '\0';
+    req->body = body;
+    req->body_len = want;
+    return 0;
+}
+
+static int read_chunked_body(srv_conn *c, conn_buf *b, http_request *req, size_t head_len)
+{
+    size_t cap = srv_cfg()->max_body_bytes; /* pages are touched only as used */
+    char *body = malloc(cap + 1);
+    size_t body_len = 0;
+    http_chunked st;
+
+    if (!body)
+        return 500;
+    http_chunked_init(&st);
+    b->used = head_len;
+    for (;;) {
+        size_t consumed = 0;
+        int rc = http_chunked_decode(&st, b->data + b->used, b->len - b->used, &consumed, body,
+                                     &body_len, cap);
+        b->used += consumed;
+        if (rc == HTTP_CHUNKED_DONE)
+            break;
+        if (rc != HTTP_CHUNKED_MORE) {
+            free(body);
+            return rc == HTTP_CHUNKED_TOO_LARGE ? 413 : 400;
+        }
+        /* Keep the head where it is; refill the space after it. */
+        memmove(b->data + head_len, b->data + b->used, b->len - b->used);
+        b->len = head_len + (b->len - b->used);
+        b->used = head_len;
+        ssize_t n = srv_conn_read(c, b->data + b->len, b->cap - b->len, srv_cfg()->header_timeout_ms);
+        if (n <= 0) {
+            free(body);
+            return -1;
+        }
+        b->len += (size_t)n;
+    }
+    body[body_len] = '\0';
+    req->body = body;
+    req->body_len = body_len;
+    return 0;
+}
+
+/* Reads the body the head announced. Returns 0, an HTTP status, or -1. */
+static int read_body(srv_conn *c, conn_buf *b, http_request *req, size_t head_len)
+{
+    static const char continue_line[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    bool has_body = req->chunked || req->content_length > 0;
+
+    req->body = empty_body;
+    req->body_len = 0;
+    b->used = head_len;
+    if (req->content_length > (int64_t)srv_cfg()->max_body_bytes)
+        return 413;
+    if (has_body && req->expect_continue && req->version_minor == 1 &&
+        srv_conn_write_all(c, continue_line, sizeof continue_line - 1) < 0)
+        return -1;
+    if (req->chunked)
+        return read_chunked_body(c, b, req, head_len);
+    if (req->content_length > 0)
+        return read_fixed_body(c, b, req, head_len);
+    return 0;
+}
+
+/* Reads, parses and answers one request. Returns 0 to go on, -1 to stop. */
+static int serve_one(srv_conn *c, conn_buf *b, bool first)
+{
+    http_request req;
+    size_t head_len = 0;
+
+    memset(&req, 0, sizeof req);
+    req.conn = c;
+    req.version_minor = 1;
+    req.content_length = -1;
+
+    int st = read_head(c, b, first, &head_len);
+    if (st == 0)
+        st = http_parse_head(b->data, head_len, &req, srv_cfg()->max_uri_bytes);
+    if (st == 0)
+        st = read_body(c, b, &req, head_len);
+    if (st < 0)
+        return -1;
+    if (st > 0) {
+        srv_log(SRV_LOG_INFO, c->id, "%s: bad request: %d %s", c->peer_ip, st, http_status_text(st));
+        req.keep_alive = false;
+        http_send_error(&req, st);
+        return -1;
+    }
+    int rc = rt_dispatch(&req);
+    if (req.body != empty_body)
+        free(req.body);
+    if (rc < 0 || !req.keep_alive || srv_shutting_down())
+        return -1;
+    return 0;
+}
+
+void http_serve(srv_conn *c)
+{
+    conn_buf b = { .cap = srv_cfg()->max_header_bytes + BODY_READ_ROOM };
+
+    b.data = malloc(b.cap);
+    if (!b.data) {
+        srv_log(SRV_LOG_ERROR, c->id, "out of memory for a connection buffer");
+        return;
+    }
+    for (bool first = true; serve_one(c, &b, first) == 0; first = false)
+        drop_used(&b);
+    free(b.data);
+}
