@@ -109,6 +109,24 @@ int rt_query_get(const char *query, const char *name, char *out,
 int rt_cgi_find_script(const char *cgi_dir, const char *name, char *out,
                        size_t out_size);
 
+/* cgi_run.c: runs one CGI process and collects its output. */
+typedef struct rt_cgi_result {
+    char *out;          /* stdout (malloc'd, NUL-terminated), caller frees */
+    size_t out_len;
+    bool timed_out;     /* killed at the deadline: 504                     */
+    bool too_big;       /* killed: stdout passed RT_CGI_MAX_OUTPUT: 502    */
+    int wait_status;    /* from waitpid, -1 if unknown                      */
+} rt_cgi_result;
+#define RT_CGI_MAX_OUTPUT (16u << 20)
+/* Starts script (argv[0] = script, working directory = its directory)
+ * with envp in a new process group, feeds body to its stdin, reads its
+ * stdout, logs its stderr lines (tagged with name and conn_id), kills the
+ * group at timeout_ms and always reaps it. Returns 0 (see *res), or -1 if
+ * the script could not be started (logged). */
+int rt_cgi_run(const char *script, char *const envp[], const char *body,
+               size_t body_len, int timeout_ms, const char *name,
+               uint64_t conn_id, rt_cgi_result *res);
+
 /* cgi_env.c: the RFC 3875 meta-variables for one request, as an envp
  * array for execve: "NAME=value" strings, NULL-terminated. */
 #define RT_CGI_MAX_ENV (HTTP_MAX_HEADERS + 24)

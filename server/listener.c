@@ -48,12 +48,24 @@ static int active;
 
 /* ---- shutdown ----------------------------------------------------- */
 
+static pthread_once_t pipe_once = PTHREAD_ONCE_INIT;
+
+/* Creates the shutdown pipe once, whichever thread needs it first. */
+static void make_shutdown_pipe(void)
+{
+    if (pipe2(shutdown_pipe, O_CLOEXEC) < 0) {
+        perror("online-game: pipe");
+        exit(1);
+    }
+}
+
 void srv_request_shutdown(void)
 {
+    pthread_once(&pipe_once, make_shutdown_pipe);
     if (atomic_exchange(&shutting_down, true))
         return;
     char byte = 1;
-    if (shutdown_pipe[1] >= 0 && write(shutdown_pipe[1], &byte, 1) < 0) {
+    if (write(shutdown_pipe[1], &byte, 1) < 0) {
         /* the pipe is new and empty: a one-byte write cannot fail */
     }
 }
@@ -65,6 +77,7 @@ bool srv_shutting_down(void)
 
 int srv_shutdown_fd(void)
 {
+    pthread_once(&pipe_once, make_shutdown_pipe);
     return shutdown_pipe[0];
 }
 
@@ -248,7 +261,7 @@ static bool get_request(const srv_config *cfg, int lfd)
              * a little (or for shutdown) instead of spinning on poll. */
             srv_log(SRV_LOG_ERROR, 0, "accept: %s; backing off %d ms", strerror(errno),
                     ACCEPT_BACKOFF_MS);
-            struct pollfd p = { .fd = shutdown_pipe[0], .events = POLLIN };
+            struct pollfd p = { .fd = srv_shutdown_fd(), .events = POLLIN };
             poll(&p, 1, ACCEPT_BACKOFF_MS);
             return false;
         }
@@ -285,10 +298,7 @@ int srv_serve_forever(const srv_config *cfg)
 {
     int fds[MAX_LISTENERS], port = 0;
 
-    if (shutdown_pipe[0] < 0 && pipe2(shutdown_pipe, O_CLOEXEC) < 0) {
-        srv_log(SRV_LOG_ERROR, 0, "pipe: %s", strerror(errno));
-        return 1;
-    }
+    pthread_once(&pipe_once, make_shutdown_pipe);
     int n = server_bind(cfg, fds, &port);
     if (n < 0) {
         fprintf(stderr, "online-game: cannot listen on port %d (see the error log)\n", cfg->port);
@@ -302,7 +312,7 @@ int srv_serve_forever(const srv_config *cfg)
     struct pollfd p[MAX_LISTENERS + 1];
     for (int i = 0; i < n; i++)
         p[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
-    p[n] = (struct pollfd){ .fd = shutdown_pipe[0], .events = POLLIN };
+    p[n] = (struct pollfd){ .fd = srv_shutdown_fd(), .events = POLLIN };
     while (!srv_shutting_down()) {
         if (poll(p, (nfds_t)n + 1, -1) < 0 && errno != EINTR)
             break;

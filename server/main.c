@@ -63,12 +63,12 @@ int main(int argc, char **argv)
         return 2;
     srv_config_set(&cfg);
 
+    if (srv_log_open(&cfg) < 0)
+        return 1;
     if (start_signal_thread() < 0) {
         fprintf(stderr, "online-game: cannot start the signal thread\n");
         return 1;
     }
-    if (srv_log_open(&cfg) < 0)
-        return 1;
     if (rt_init(&cfg) < 0) {
         fprintf(stderr, "online-game: cannot start the router (see %s)\n", cfg.error_log);
         srv_log_close();

@@ -56,7 +56,7 @@ const char *ws_err_str(ws_err err);
 /* ---- UTF-8 (ws_utf8.c): incremental, fails fast ---- */
 typedef struct ws_utf8 {
     uint32_t state;     /* 0 = at a character boundary */
-    uint32_t codepoint;
+    uint32_t codepoint; /* bits of the partial character so far */
 } ws_utf8;
 
 void ws_utf8_init(ws_utf8 *v);
@@ -105,8 +105,11 @@ typedef struct ws_parser_callbacks {
 typedef struct ws_parser {
     ws_parser_callbacks cb;
     void *user;
-    size_t max_message;     /* WS_ERR_TOO_BIG past this many bytes      */
-    bool require_mask;      /* true on the server side                  */
+    size_t max_message;     /* WS_ERR_TOO_BIG past this many bytes
+                               (0 = no limit)                           */
+    bool require_mask;      /* true on the server side: frames must be
+                               masked; false on the client side: frames
+                               must not be (RFC 6455 5.1)               */
     /* internal state */
     uint8_t hdr_buf[WS_FRAME_HEADER_MAX];
     size_t hdr_len;
@@ -119,6 +122,9 @@ typedef struct ws_parser {
     uint8_t ctrl[125];
     size_t ctrl_len;
     ws_utf8 utf8;
+    ws_err error;           /* sticky: once failed, stays failed        */
+    bool closed;            /* a close frame was delivered: any later
+                               bytes are ignored (RFC 6455 5.5.1)       */
 } ws_parser;
 
 void ws_parser_init(ws_parser *p, const ws_parser_callbacks *cb, void *user,
@@ -126,8 +132,12 @@ void ws_parser_init(ws_parser *p, const ws_parser_callbacks *cb, void *user,
 void ws_parser_free(ws_parser *p);
 /* Feeds received bytes; calls the callbacks for each complete message
  * or control frame. Returns WS_OK or a negative ws_err (the connection
- * must then be failed with ws_err_close_code). */
-ws_err ws_parser_feed(ws_parser *p, const uint8_t *data, size_t len);
+ * must then be failed with ws_err_close_code).
+ * data is modified: payloads are unmasked in place, so that a whole
+ * unfragmented frame inside data is delivered without a copy (the
+ * callback's pointer then points into data; it is valid only during the
+ * callback). */
+ws_err ws_parser_feed(ws_parser *p, uint8_t *data, size_t len);
 
 /* ---- Handshake (ws_handshake.c) ---- */
 /* Computes Sec-WebSocket-Accept for a key into out (29 bytes incl. NUL). */
@@ -141,9 +151,185 @@ bool ws_close_code_valid(int code);
 /* RUNTIME (owned by ws_conn.c and friends; see README "WebSocket")    */
 /* ================================================================== */
 
+/*
+ * Threading contract (docs/websocket.md):
+ *   - Each WebSocket connection (ws_conn) is served by the thread that
+ *     accepted it; only that thread touches its socket.
+ *   - Any thread may call ws_send*, ws_close and the ws_hub_* functions on
+ *     any connection it holds a reference to. They never block on I/O:
+ *     the frame goes to the connection's bounded outbox and the owning
+ *     thread is woken (eventfd) to write it.
+ *   - Endpoint callbacks (ws_endpoint) run on the connection's own thread.
+ */
+
 /* Called by the router: if req->path names a WebSocket endpoint, performs
- * the handshake (or answers 400/403/426) and serves the connection until
- * it closes; returns -1 (close). Returns RT_DECLINED (1) otherwise. */
+ * the handshake (or answers 400/403/405/426) and serves the connection
+ * until it closes; returns -1 (close). Returns RT_DECLINED (1) otherwise. */
 int ws_route(http_request *req);
+
+/* ---- Frames to send (ws_outbox.c) ---- */
+/* An encoded, immutable, reference-counted server frame (header and
+ * payload in one buffer). A broadcast encodes one and shares it among
+ * every recipient's outbox. Safe to ref/unref from any thread. */
+typedef struct ws_frame ws_frame;
+
+/* Encodes a frame (refcount 1); NULL when out of memory. */
+ws_frame *ws_frame_new(int opcode, const void *payload, size_t len);
+/* A close frame: code (0 = no status) and an optional UTF-8 reason,
+ * truncated to fit the 125-byte control frame limit. */
+ws_frame *ws_frame_new_close(int code, const char *reason);
+ws_frame *ws_frame_ref(ws_frame *f);
+void ws_frame_unref(ws_frame *f);
+const uint8_t *ws_frame_bytes(const ws_frame *f);
+size_t ws_frame_size(const ws_frame *f);
+int ws_frame_opcode(const ws_frame *f);
+
+/* ---- Connections and endpoints (ws_conn.c, ws_endpoints.c) ---- */
+typedef struct ws_conn ws_conn;
+
+/* A WebSocket endpoint: a path and the callbacks that serve it. The
+ * callbacks run on the connection's own thread; any may be NULL. */
+typedef struct ws_endpoint {
+    const char *path;          /* exact request path, "/echo"             */
+    const char *subprotocol;   /* offered Sec-WebSocket-Protocol, or NULL */
+    void (*on_open)(ws_conn *c);
+    /* A complete text (already valid UTF-8) or binary message. data is
+     * valid only during the call. */
+    void (*on_message)(ws_conn *c, int opcode, const uint8_t *data, size_t len);
+    /* The connection is closing (code as sent or received; 1006 when it
+     * just went away). The connection has already left every hub group. */
+    void (*on_close)(ws_conn *c, int code);
+} ws_endpoint;
+
+/* Adds an endpoint (ep must stay valid: static storage). Call it before
+ * the server starts serving, e.g. from game/'s init. Returns 0, or -1 if
+ * the path is taken or the table is full. */
+int ws_endpoint_register(const ws_endpoint *ep);
+/* The endpoint for a request path, or NULL. Lock-free. */
+const ws_endpoint *ws_endpoint_find(const char *path);
+
+/* Send results. */
+enum { WS_SEND_OK = 0, WS_SEND_CLOSED = -1, WS_SEND_NOMEM = -2 };
+
+/* Sends one message (any thread). From the connection's own thread a
+ * small message is written straight to the socket buffer without a lock
+ * or an allocation. From another thread it is copied into a frame and
+ * queued. Returns WS_SEND_OK, or WS_SEND_CLOSED when the connection is
+ * closing or its outbox just overflowed (it is then closed with 1008). */
+int ws_send(ws_conn *c, int opcode, const void *data, size_t len);
+int ws_send_text(ws_conn *c, const char *text);
+/* Queues a shared frame (the outbox takes its own reference). A non-zero
+ * latest_key marks "latest state only": if the outbox is over its bound,
+ * the frame replaces the older unsent frame with the same key instead of
+ * closing the connection (a slow spectator skips states). */
+int ws_send_frame(ws_conn *c, ws_frame *f, uint64_t latest_key);
+/* Starts the closing handshake with code and reason (any thread). */
+void ws_close(ws_conn *c, int code, const char *reason);
+
+/* A connection stays allocated while someone holds a reference; after it
+ * closed, sends to it return WS_SEND_CLOSED. */
+ws_conn *ws_conn_ref(ws_conn *c);
+void ws_conn_unref(ws_conn *c);
+uint64_t ws_conn_id(const ws_conn *c);
+bool ws_conn_is_open(const ws_conn *c);
+const ws_endpoint *ws_conn_endpoint(const ws_conn *c);
+/* The endpoint's per-connection pointer (set and read on the own thread,
+ * or with the endpoint's own locking). */
+void *ws_conn_user(const ws_conn *c);
+void ws_conn_set_user(ws_conn *c, void *user);
+/* The query string of the upgrade request ("" if none); own thread. */
+const char *ws_conn_query(const ws_conn *c);
+
+/* ---- Hub: named groups (ws_hub.c) ---- */
+/* All safe from any thread; none does I/O (broadcast only enqueues). */
+/* Joins a group, creating it. Joining twice is a no-op. 0 or -1 (no
+ * memory, closed connection, or a name longer than WS_GROUP_NAME_MAX). */
+#define WS_GROUP_NAME_MAX 63
+int ws_hub_join(ws_conn *c, const char *group);
+void ws_hub_leave(ws_conn *c, const char *group);
+/* Leaves every group (done automatically when a connection closes). */
+void ws_hub_leave_all(ws_conn *c);
+/* Sends a message to every member except `except` (may be NULL),
+ * encoding it once. Returns the number of members it was queued for,
+ * or -1 when out of memory. */
+int ws_hub_broadcast(const char *group, int opcode, const void *data,
+                     size_t len, const ws_conn *except, uint64_t latest_key);
+int ws_hub_broadcast_frame(const char *group, ws_frame *f,
+                           const ws_conn *except, uint64_t latest_key);
+/* Members of a group right now (0 if it does not exist). */
+size_t ws_hub_size(const char *group);
+bool ws_hub_is_member(const ws_conn *c, const char *group);
+
+/* ---- Typed JSON messages (ws_dispatch.c) ---- */
+/* Packets are {"type": "...", "payload": ...}. A handler gets the
+ * payload (borrowed; JSON null when absent) on the connection's thread. */
+struct json_t;
+typedef void (*ws_handler_fn)(ws_conn *c, struct json_t *payload);
+typedef struct ws_handler {
+    const char *type;
+    ws_handler_fn fn;
+} ws_handler;
+
+/* Parses a text message and calls the handler for its type. Invalid
+ * JSON, a missing/non-string type or an unknown type sends
+ * {"type":"error","payload":{"code":..., "message":...}} to c and
+ * returns -1; the connection stays open. Returns 0 when handled. */
+int ws_dispatch(ws_conn *c, const ws_handler *table, size_t count,
+                const uint8_t *text, size_t len);
+/* Sends {"type": type, "payload": payload}; steals the payload
+ * reference (NULL = null). Any thread. Returns a WS_SEND_* code. */
+int ws_send_json(ws_conn *c, const char *type, struct json_t *payload);
+/* Sends the error packet described above. */
+int ws_send_error(ws_conn *c, const char *code, const char *message);
+/* The same packet, encoded once, for ws_hub_broadcast_frame. NULL on
+ * failure. Steals the payload reference. */
+ws_frame *ws_json_frame(const char *type, struct json_t *payload);
+
+/* ---- Runtime internals: shared between websocket/ files and tests ---- */
+
+/* The per-connection outbox (ws_outbox.c): a bounded FIFO of shared
+ * frames with its own mutex. Producers: any thread (ws_outbox_push).
+ * Consumer: the connection's thread only (peek/consume). */
+typedef struct ws_outbox ws_outbox;
+enum {
+    WS_OUTBOX_QUEUED = 0,
+    WS_OUTBOX_REPLACED = 1,   /* replaced an unsent frame with the same key */
+    WS_OUTBOX_FULL = -1,      /* over the bound: the outbox is now closed  */
+    WS_OUTBOX_CLOSED = -2,    /* closed earlier: nothing queued            */
+    WS_OUTBOX_NOMEM = -3
+};
+ws_outbox *ws_outbox_new(size_t limit_bytes);
+void ws_outbox_free(ws_outbox *o);
+/* Queues f (takes a reference). unbounded: the connection's own replies,
+ * which are throttled by not reading instead of by the bound. */
+int ws_outbox_push(ws_outbox *o, ws_frame *f, uint64_t latest_key,
+                   bool unbounded);
+/* Closes the outbox: if drop_unsent, drops every frame not yet started
+ * (a partly written one stays, so the stream is not cut mid-frame);
+ * appends `last` (may be NULL; a reference is taken); refuses later
+ * pushes. */
+void ws_outbox_close(ws_outbox *o, ws_frame *last, bool drop_unsent);
+/* Lock-free hint for the connection's thread: true if nothing is queued
+ * (exact for frames it queued itself). */
+bool ws_outbox_is_empty(ws_outbox *o);
+size_t ws_outbox_bytes(ws_outbox *o);   /* unsent bytes */
+size_t ws_outbox_count(ws_outbox *o);   /* frames not fully written */
+/* Fills iov with up to max unsent pieces, oldest first. Returns the count. */
+int ws_outbox_peek(ws_outbox *o, struct iovec *iov, int max);
+/* Marks `written` bytes (from the start of the last peek) as sent and
+ * releases finished frames. */
+void ws_outbox_consume(ws_outbox *o, size_t written);
+
+/* ws_conn.c: a connection without a socket (tests, and ws_route before
+ * the loop starts). limits come from srv_cfg() (defaults if unset). */
+ws_conn *ws_conn_new(uint64_t id, const ws_endpoint *ep);
+/* Runs the connection on the calling thread until it closes; then leaves
+ * every group and drops the loop's reference. Does not close sc. */
+void ws_conn_serve(ws_conn *c, srv_conn *sc, http_request *req);
+ws_outbox *ws_conn_outbox(ws_conn *c);
+/* The close code another thread asked for (0 = none). */
+int ws_conn_close_requested(const ws_conn *c);
+/* The eventfd the connection's thread waits on (tests). */
+int ws_conn_wake_fd(const ws_conn *c);
 
 #endif /* WEBSOCKET_H */

@@ -50,7 +50,7 @@ export async function startServer(opts = {}) {
   }
   fs.mkdirSync(path.join(dir, 'logs'));
   const portFile = path.join(dir, 'port');
-  const args = ['--port', '0', '--port-file', portFile, '--bind', opts.bind || '127.0.0.1',
+  const args = ['--port', '0', '--port-file', portFile, '--bind', opts.bind ?? '127.0.0.1',
     '--root', www, '--cgi-dir', cgi,
     '--access-log', path.join(dir, 'logs/access.log'),
     '--error-log', path.join(dir, 'logs/error.log'),
@@ -78,7 +78,7 @@ export async function startServer(opts = {}) {
     errorLog: () => readOr(path.join(dir, 'logs/error.log')),
     async stop(signal = 'SIGTERM', timeoutMs = 15000) {
       if (child.exitCode === null) child.kill(signal);
-      const code = await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout')]);
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(r, timeoutMs, 'timeout').unref())]);
       if (code === 'timeout') { child.kill('SIGKILL'); await exited; }
       if (!process.env.KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
       return code;
