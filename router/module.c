@@ -18,6 +18,10 @@
  *     (so it falls through to CGI and static files: usually 404);
  *   - a version that failed to load is remembered by its identity, so a
  *     broken file costs one error log line, not one per request.
+ * A file changed less than SETTLE_MS ago may still be being written: the
+ * linker rewrites a .so in place during `make`. If it fails to load, the
+ * load is retried (every RETRY_MS at most) until the file has settled,
+ * and meanwhile the version already loaded, if any, keeps answering.
  * One mutex guards the cache. It is held only to look up and update the
  * slots and reference counts - never while loading or running a module.
  * A thread that finds another one loading the same name waits on a
@@ -31,6 +35,8 @@
  * copied to a unique name in a private directory (mkdtemp under $TMPDIR
  * or /tmp), dlopen'd from there, and the copy is unlinked at once: the
  * mapping keeps it alive, and nothing is left behind, even after a crash.
+ * The copy is checked first (module_elf.c): a truncated file would make
+ * dlopen itself crash the server.
  * (dlopen of "/proc/self/fd/N" was rejected: N is reused, so the name can
  * match an older handle.)
  */
@@ -48,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Which file a version was loaded from. */
@@ -76,7 +83,11 @@ typedef struct slot {
     bool failed;          /* failed_id could not be loaded */
     bool failed_declined; /* ... and is to be declined, not a 500 */
     file_id failed_id;
+    int64_t failed_at_ms; /* when it failed (wall clock, like mtime) */
 } slot;
+
+#define SETTLE_MS 1000
+#define RETRY_MS 100
 
 /* The outcome of finding the version for a request. */
 enum acquired { ACQ_OK, ACQ_DECLINED, ACQ_BROKEN };
@@ -99,6 +110,19 @@ static file_id file_id_of(const struct stat *st)
 {
     return (file_id){ .dev = st->st_dev, .ino = st->st_ino,
                       .size = st->st_size, .mtime = st->st_mtim };
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* How long before `at` the file was last modified. */
+static int64_t file_age_ms(const file_id *id, int64_t at)
+{
+    return at - ((int64_t)id->mtime.tv_sec * 1000 + id->mtime.tv_nsec / 1000000);
 }
 
 static bool file_id_equal(const file_id *a, const file_id *b)
@@ -170,28 +194,44 @@ static const char *copies_dir(void)
     return private_dir;
 }
 
-/* Copies the open file src_fd to a new file `to`. 0, or -1 with errno. */
+/* Copies the open file src_fd to a new file `to`. Returns the copy's
+ * descriptor (read-write), or -1 with errno. */
 static int copy_file(int src_fd, const char *to)
 {
-    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    int out = open(to, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
     if (out < 0)
         return -1;
     char buf[64 * 1024];
     ssize_t n;
-    int rc = 0;
     while ((n = read(src_fd, buf, sizeof buf)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 || write(out, buf, (size_t)n) != n) {
-            rc = -1;
-            break;
+            int saved = n < 0 || errno != 0 ? errno : EIO;
+            close(out);
+            errno = saved;
+            return -1;
         }
     }
-    int saved = errno;
-    if (close(out) != 0 && rc == 0)
-        return -1;
-    errno = saved;
-    return rc;
+    return out;
+}
+
+/* Copies the module to `copy`, checks the copy and dlopens it. */
+static void *load_copy(int src_fd, const char *copy, char *why, size_t why_size)
+{
+    int fd = copy_file(src_fd, copy);
+    if (fd < 0) {
+        snprintf(why, why_size, "cannot copy it: %s", strerror(errno));
+        return NULL;
+    }
+    int checked = rt_module_elf_check(fd, why, why_size);
+    close(fd);
+    if (checked != 0)
+        return NULL;
+    void *handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL)
+        snprintf(why, why_size, "dlopen failed: %s", dlerror());
+    return handle;
 }
 
 /* Opens real_path, records its identity and dlopens a private copy.
@@ -213,15 +253,12 @@ static void *open_copy(const char *name, const char *real_path, file_id *id,
     int n = snprintf(copy, sizeof copy, "%s/%s.%lu.so", dir, name,
                      atomic_fetch_add(&copy_counter, 1));
     void *handle = NULL;
-    if (dir[0] == '\0' || n < 0 || (size_t)n >= sizeof copy ||
-        copy_file(fd, copy) != 0) {
-        snprintf(why, why_size, "cannot copy it to %.300s: %s", dir, strerror(errno));
+    if (dir[0] == '\0' || n < 0 || (size_t)n >= sizeof copy) {
+        snprintf(why, why_size, "no private directory for copies");
     } else {
-        handle = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
-        if (handle == NULL)
-            snprintf(why, why_size, "dlopen failed: %s", dlerror());
+        handle = load_copy(fd, copy, why, why_size);
+        unlink(copy);
     }
-    unlink(copy);
     close(fd);
     return handle;
 }
@@ -282,7 +319,10 @@ static version *load_version(const char *name, uint64_t conn_id, file_id *id,
     void *handle = v ? open_copy(name, real, id, why, sizeof why) : NULL;
     const rt_module *mod = handle ? check_descriptor(handle, why, sizeof why) : NULL;
     if (mod == NULL) {
-        srv_log(SRV_LOG_ERROR, conn_id, "module %s: cannot load %s: %s", name, real,
+        bool settled = file_age_ms(id, wall_ms()) >= SETTLE_MS;
+        srv_log(settled ? SRV_LOG_ERROR : SRV_LOG_WARN, conn_id,
+                "module %s: cannot load %s%s: %s", name, real,
+                settled ? "" : " yet (just changed, will retry)",
                 v ? why : "out of memory");
         if (handle != NULL)
             dlclose(handle);
@@ -371,12 +411,23 @@ static version *load_and_publish(slot *s, uint64_t conn_id, file_id id,
         s->failed = true;
         s->failed_declined = *declined;
         s->failed_id = id;
+        s->failed_at_ms = wall_ms();
     }
     pthread_cond_broadcast(&cache_changed);
     pthread_mutex_unlock(&cache_lock);
     if (old != NULL)
         release(old);
     return fresh;
+}
+
+/* cache_lock held: takes a reference on the slot's current version and
+ * unlocks. */
+static enum acquired use_current(slot *s, version **out)
+{
+    s->current->refs++;
+    *out = s->current;
+    pthread_mutex_unlock(&cache_lock);
+    return ACQ_OK;
 }
 
 /* Finds the version to serve name with, loading it if needed. */
@@ -395,20 +446,23 @@ static enum acquired acquire(const char *name, uint64_t conn_id,
     pthread_mutex_lock(&cache_lock);
     slot *s = find_slot(name);
     while (s != NULL) {
-        if (s->current != NULL && file_id_equal(&s->current->id, &id)) {
-            s->current->refs++;
-            *out = s->current;
-            pthread_mutex_unlock(&cache_lock);
-            return ACQ_OK;
+        if (s->current != NULL && file_id_equal(&s->current->id, &id))
+            return use_current(s, out);
+        if (s->loading) {
+            pthread_cond_wait(&cache_changed, &cache_lock);
+            continue;
         }
         if (s->failed && file_id_equal(&s->failed_id, &id)) {
+            bool unsettled = file_age_ms(&id, s->failed_at_ms) < SETTLE_MS;
+            if (unsettled && wall_ms() - s->failed_at_ms >= RETRY_MS)
+                break; /* try again: the file may be complete now */
+            if (unsettled && s->current != NULL)
+                return use_current(s, out);
             bool declined = s->failed_declined;
             pthread_mutex_unlock(&cache_lock);
             return declined ? ACQ_DECLINED : ACQ_BROKEN;
         }
-        if (!s->loading)
-            break;
-        pthread_cond_wait(&cache_changed, &cache_lock);
+        break;
     }
     if (s == NULL) {
         pthread_mutex_unlock(&cache_lock);

@@ -85,6 +85,11 @@ int rt_resolve_in_dir(const char *dir, const char *file, char *out,
 bool rt_methods_allow(const char *methods, const char *method);
 bool rt_methods_valid(const char *methods);
 
+/* module_elf.c: checks that the open file fd is a complete shared object
+ * for this machine (every segment inside the file), so dlopen cannot
+ * fault on a truncated one. 0, or -1 with *why set. */
+int rt_module_elf_check(int fd, char *why, size_t why_size);
+
 /* module_api.c: one call of a module's handler - the rt_request and
  * rt_response (route.h) built around an http_request, their arena and
  * body buffer. rt_call_send turns the result into an http_send. */

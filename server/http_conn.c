@@ -19,9 +19,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 /* Extra room past the head limit, so a body can be read in big pieces. */
 #define BODY_READ_ROOM (16 * 1024)
+/* How long a refused client gets to stop sending before we close. */
+#define LINGER_MS 1000
 
 typedef struct conn_buf {
     char *data;
@@ -60,14 +64,25 @@ static int too_large_status(const conn_buf *b, size_t limit)
     return memchr(b->data, '\n', limit) ? 431 : 414;
 }
 
-/* Reads until a whole head is buffered. Returns 0 with *head_len set, an
- * HTTP status to answer with (408, 414, 431), or -1 to close quietly. */
+static int64_t clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads until a whole head is buffered. The wait for its first byte is
+ * the keep-alive timeout (the header timeout on a new connection); from
+ * that byte on, the whole head must arrive within the header timeout, so
+ * a client dribbling a byte a second (slowloris) is cut off.
+ * Returns 0 with *head_len set, an HTTP status to answer with (408, 414,
+ * 431), or -1 to close quietly. */
 static int read_head(srv_conn *c, conn_buf *b, bool first, size_t *head_len)
 {
     const srv_config *cfg = srv_cfg();
     size_t limit = cfg->max_header_bytes;
-    int timeout = first ? cfg->header_timeout_ms : cfg->keepalive_timeout_ms;
-    bool started = false;
+    int idle_timeout = first ? cfg->header_timeout_ms : cfg->keepalive_timeout_ms;
+    int64_t deadline = -1;
 
     for (;;) {
         skip_leading_newlines(b);
@@ -76,10 +91,11 @@ static int read_head(srv_conn *c, conn_buf *b, bool first, size_t *head_len)
             return end > limit ? too_large_status(b, limit) : (*head_len = end, 0);
         if (b->len >= limit)
             return too_large_status(b, limit);
-        if (b->len > 0 && !started) { /* the clock for the head starts */
-            started = true;
-            timeout = cfg->header_timeout_ms;
-        }
+        if (b->len > 0 && deadline < 0) /* the clock for the head starts */
+            deadline = clock_ms() + cfg->header_timeout_ms;
+        int timeout = idle_timeout;
+        if (deadline >= 0)
+            timeout = deadline > clock_ms() ? (int)(deadline - clock_ms()) : 0;
         ssize_t n = srv_conn_read(c, b->data + b->len, b->cap - b->len, timeout);
         if (n > 0) {
             b->len += (size_t)n;
@@ -188,6 +204,21 @@ static int read_body(srv_conn *c, conn_buf *b, http_request *req, size_t head_le
     return 0;
 }
 
+/* After an error answer the client may still be sending (a body we
+ * refused, say). Closing with unread bytes makes the kernel send a reset
+ * that can destroy our answer before the client reads it, so stop
+ * writing, then read and discard for a moment (at most LINGER_MS). */
+static void linger_close(srv_conn *c, conn_buf *b)
+{
+    int64_t until = clock_ms() + LINGER_MS;
+    shutdown(c->fd, SHUT_WR);
+    while (clock_ms() < until) {
+        ssize_t n = srv_conn_read(c, b->data, b->cap, (int)(until - clock_ms()));
+        if (n <= 0)
+            break;
+    }
+}
+
 /* Reads, parses and answers one request. Returns 0 to go on, -1 to stop. */
 static int serve_one(srv_conn *c, conn_buf *b, bool first)
 {
@@ -209,7 +240,8 @@ static int serve_one(srv_conn *c, conn_buf *b, bool first)
     if (st > 0) {
         srv_log(SRV_LOG_INFO, c->id, "%s: bad request: %d %s", c->peer_ip, st, http_status_text(st));
         req.keep_alive = false;
-        http_send_error(&req, st);
+        if (http_send_error(&req, st) == 0 || req.status_sent)
+            linger_close(c, b);
         return -1;
     }
     int rc = rt_dispatch(&req);

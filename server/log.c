@@ -217,7 +217,11 @@ void srv_log_access(const srv_conn *c, const http_request *req, int status, uint
     if (has_line) {
         n = append_escaped(line, n, cap, req->method);
         n = append_fmt(line, n, cap, " ");
-        n = append_escaped(line, n, cap, req->target);
+        n = append_escaped(line, n, cap, req->path);
+        if (req->query && req->query[0]) {
+            n = append_fmt(line, n, cap, "?");
+            n = append_escaped(line, n, cap, req->query);
+        }
         n = append_fmt(line, n, cap, " HTTP/1.%d", req->version_minor);
     } else {
         n = append_fmt(line, n, cap, "-");

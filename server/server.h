@@ -202,7 +202,9 @@ typedef struct http_request {
      * the connection's buffer, valid until the next request is read. */
     const char *method;       /* "GET"                                  */
     int method_id;            /* enum http_method                       */
-    const char *target;       /* raw request-target, "/a%20b?x=1"       */
+    const char *target;       /* request-target up to '?' (that byte is
+                                 NUL now), so it reads as path; as
+                                 received, it is path "?" query         */
     const char *path;         /* raw path part of target, "/a%20b"      */
     const char *query;        /* after '?', "" if none                  */
     int version_minor;        /* HTTP/1.<minor>: 0 or 1                 */

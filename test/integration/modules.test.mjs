@@ -28,10 +28,15 @@ function buildModule(name, { out = name, defines = [] } = {}) {
 }
 
 // Installs a file into cgi-bin the way a careful deploy does: write a
-// temporary file, then rename it over the old one (atomic).
-function install(from, name) {
+// temporary file, then rename it over the old one (atomic). ageS sets its
+// mtime that many seconds back (a file that has "settled").
+function install(from, name, { ageS = 0 } = {}) {
   const tmp = path.join(srv.cgiDir, `.${name}.tmp`);
   fs.copyFileSync(from, tmp);
+  if (ageS) {
+    const t = new Date(Date.now() - ageS * 1000);
+    fs.utimesSync(tmp, t, t);
+  }
   fs.renameSync(tmp, path.join(srv.cgiDir, name));
 }
 
@@ -145,7 +150,9 @@ test('broken modules get a generic 500, are logged once, others keep serving', a
     initfail: [buildModule('initfail'), /init\(\) failed/],
     notso: [notElf, /dlopen failed/],
   };
-  for (const [name, [file]] of Object.entries(broken)) install(file, `${name}.so`);
+  // Old files: a file changed less than a second ago is retried, as the
+  // linker may still be writing it (see the next test).
+  for (const [name, [file]] of Object.entries(broken)) install(file, `${name}.so`, { ageS: 60 });
   install(buildModule('failing'), 'failing.so');
 
   for (let round = 0; round < 3; round++) {
@@ -215,6 +222,25 @@ test('hot reload: every response is 200 and the new version takes over', async (
   const v3 = buildModule('reload', { out: 'reload3', defines: ['VERSION=3'] });
   fs.copyFileSync(v3, path.join(srv.cgiDir, 'reload.so'));
   assert.equal(request('/reload').body, 'version 3\n');
+});
+
+test('a module being rewritten in place (make) keeps its old version until the new one loads', async () => {
+  const v1 = buildModule('reload', { out: 'inplace1', defines: ['VERSION=1'] });
+  const v2 = buildModule('reload', { out: 'inplace2', defines: ['VERSION=2'] });
+  install(v1, 'inplace.so', { ageS: 60 });
+  assert.equal(request('/inplace').body, 'version 1\n');
+  // What a request may see while the linker writes: a truncated file.
+  const target = path.join(srv.cgiDir, 'inplace.so');
+  fs.writeFileSync(target, fs.readFileSync(v2).subarray(0, 4000));
+  for (let i = 0; i < 3; i++) {
+    const r = request('/inplace');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'version 1\n');
+  }
+  assert.match(srv.errorLog(), /WARN .*module inplace: cannot load .* yet \(just changed, will retry\)/);
+  fs.writeFileSync(target, fs.readFileSync(v2)); // the linker is done
+  await sleep(150);
+  assert.equal(request('/inplace').body, 'version 2\n');
 });
 
 test('a removed module stops being served', () => {

@@ -72,17 +72,20 @@ test('/chat: 1,000 clients get every message promptly while one client never rea
       stats[i].maxDelay = Math.max(stats[i].maxDelay, Date.now() - sentAt);
     }));
     // Joining the group happens right after the 101: make sure all are in.
-    clients[0].send('hello 0');
+    clients[0].send(`hello ${Date.now()}`);
     await until(() => stats.every((s) => s.count === 1), 10000, 'everyone to hear the first message');
 
-    // Phase 1: 1,000 recipients, 200 small messages from several senders.
+    stats.forEach((s) => { s.maxDelay = 0; });
+
+    // Phase 1: 1,000 recipients, 200 small messages from several senders
+    // at 100 messages/s (100,000 deliveries/s).
     for (let m = 0; m < 200; m++) {
       clients[m % 7].send(`m${m} ${Date.now()} ${'x'.repeat(100)}`);
-      if (m % 20 === 19) await sleep(10);
+      await sleep(10);
     }
     await until(() => stats.every((s) => s.count === 201), 30000, 'every delivery of phase 1');
     const worst = Math.max(...stats.map((s) => s.maxDelay));
-    assert.ok(worst < 3000, `slowest delivery took ${worst} ms`);
+    assert.ok(worst < 1000, `slowest delivery took ${worst} ms`);
 
     // Phase 2: fewer readers, big messages: the non-reader's socket buffers
     // fill, then its outbox, then it is closed with 1008 - while the readers
