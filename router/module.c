@@ -394,7 +394,9 @@ static void forget(const char *name)
 }
 
 /* Loads name (this thread won the slot's `loading` flag) and publishes
- * the result. Returns with a reference for the caller, or NULL. */
+ * the result. Returns the version to use, with a reference for the
+ * caller (the old one if the new file failed but may be unfinished), or
+ * NULL. */
 static version *load_and_publish(slot *s, uint64_t conn_id, file_id id,
                                  bool *declined)
 {
@@ -412,6 +414,10 @@ static version *load_and_publish(slot *s, uint64_t conn_id, file_id id,
         s->failed_declined = *declined;
         s->failed_id = id;
         s->failed_at_ms = wall_ms();
+        if (file_age_ms(&id, s->failed_at_ms) < SETTLE_MS && s->current != NULL) {
+            fresh = s->current; /* still being written: keep the old one */
+            fresh->refs++;
+        }
     }
     pthread_cond_broadcast(&cache_changed);
     pthread_mutex_unlock(&cache_lock);

@@ -80,8 +80,9 @@ typedef struct ws_frame_header {
 #define WS_FRAME_HEADER_MAX 14
 
 /* Decodes a frame header from buf. Returns its length (2..14), 0 if more
- * bytes are needed, or WS_ERR_PROTOCOL (64-bit length with the top bit
- * set, or a non-minimal length encoding is accepted per RFC). */
+ * bytes are needed, or WS_ERR_PROTOCOL if a 64-bit length has its top bit
+ * set. (A non-minimal length encoding is accepted.) Protocol rules about
+ * what a header may say are ws_parser's. */
 int ws_frame_decode_header(const uint8_t *buf, size_t len, ws_frame_header *h);
 /* Encodes a header into out; mask may be NULL (server frames). Returns
  * its length. */

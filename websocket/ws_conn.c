@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -571,6 +572,32 @@ static void conn_step(ws_conn *c)
         release_idle_buffers(c);
 }
 
+/* The handshake ran deep (request parsing, the 101 response, the access
+ * log line: some 15 KiB of stack), but an idle connection only needs the
+ * top of its stack. With thousands of connections that matters, so give
+ * the pages below this frame back to the kernel; they come back, zeroed,
+ * if a deeper call ever touches them again. Everything below the current
+ * frame is dead, and a one-page margin covers our own callees (the idle loop
+ * needs well under 1 KiB). */
+static void release_unused_stack(void)
+{
+    pthread_attr_t attr;
+    void *low;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    int rc = pthread_attr_getstack(&attr, &low, &size);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t start = ((uintptr_t)low + page - 1) & ~(page - 1);
+    uintptr_t end = (here - page) & ~(page - 1);
+    if (here > (uintptr_t)low + 3 * page && end > start)
+        madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
 void ws_conn_serve(ws_conn *c, srv_conn *sc, http_request *req)
 {
     c->sc = sc;
@@ -582,6 +609,7 @@ void ws_conn_serve(ws_conn *c, srv_conn *sc, http_request *req)
 
     if (c->ep->on_open)
         c->ep->on_open(c);
+    release_unused_stack();
     while (c->state != ST_DONE)
         conn_step(c);
 

@@ -25,6 +25,7 @@
 #include "../router/router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -133,22 +134,28 @@ static int send_refusal(http_request *req, const refusal *r)
     return http_send(req, &resp);
 }
 
-/* Sends 101 Switching Protocols. Returns http_send's result. */
+/* Sends 101 Switching Protocols. Returns http_send's result. The
+ * response (2 KiB of header room) lives on the heap: every page of stack
+ * this thread touches stays with the connection for its whole life. */
 static int send_switching(http_request *req, const ws_endpoint *ep)
 {
     char accept[29];
     ws_handshake_accept(http_header_get(req, "Sec-WebSocket-Key"), accept);
 
-    http_response resp;
-    http_response_init(&resp, 101);
-    resp.no_body = true;
-    http_response_add_header(&resp, "Upgrade", "websocket");
-    http_response_add_header(&resp, "Connection", "Upgrade");
-    http_response_add_header(&resp, "Sec-WebSocket-Accept", "%s", accept);
+    http_response *resp = malloc(sizeof *resp);
+    if (!resp)
+        return -1;
+    http_response_init(resp, 101);
+    resp->no_body = true;
+    http_response_add_header(resp, "Upgrade", "websocket");
+    http_response_add_header(resp, "Connection", "Upgrade");
+    http_response_add_header(resp, "Sec-WebSocket-Accept", "%s", accept);
     /* Only a protocol the endpoint speaks, and only if the client asked. */
     if (ep->subprotocol && http_header_has_token(req, "Sec-WebSocket-Protocol", ep->subprotocol))
-        http_response_add_header(&resp, "Sec-WebSocket-Protocol", "%s", ep->subprotocol);
-    return http_send(req, &resp);
+        http_response_add_header(resp, "Sec-WebSocket-Protocol", "%s", ep->subprotocol);
+    int rc = http_send(req, resp);
+    free(resp);
+    return rc;
 }
 
 int ws_route(http_request *req)

@@ -54,7 +54,7 @@ static inline uint8_t fuzz_take_byte(fuzz_input *in)
 static inline char *fuzz_dup(const uint8_t *data, size_t size,
                              int nul_terminate)
 {
-    char *copy = malloc(size + (nul_terminate ? 1 : 0) + (size == 0));
+    char *copy = calloc(size + (nul_terminate ? 1 : 0) + (size == 0), 1);
     if (copy == NULL)
         abort();
     for (size_t i = 0; i < size; i++)

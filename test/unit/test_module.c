@@ -1,7 +1,8 @@
 /*
  * test_module.c - unit tests for route module naming and resolution
- * (router/name.c), the .methods list (router/module.c) and query
- * parameters (router/module_api.c).
+ * (router/name.c), the .methods list (router/module.c), query
+ * parameters (router/module_api.c) and the check of a module file before
+ * dlopen (router/module_elf.c).
  *
  * Resolution is tested on a real temporary directory with files,
  * symlinks inside and outside it, and a subdirectory.
@@ -153,6 +154,57 @@ static void test_query(void)
     CU_ASSERT_EQUAL(rt_query_get("a=123456", "a", out, 4), -2);
 }
 
+/* Writes the first len bytes of src into a temporary file; returns it
+ * open for reading, or -1. */
+static int truncated_copy(const char *src, long len)
+{
+    FILE *in = fopen(src, "rb");
+    FILE *out = tmpfile();
+    if (in == NULL || out == NULL) {
+        if (in) fclose(in);
+        if (out) fclose(out);
+        return -1;
+    }
+    int ch;
+    for (long i = 0; (len < 0 || i < len) && (ch = fgetc(in)) != EOF; i++)
+        fputc(ch, out);
+    fclose(in);
+    fflush(out);
+    int fd = dup(fileno(out));
+    fclose(out);
+    return fd;
+}
+
+/* A real module (built by make before the unit tests), whole and cut. */
+static void test_elf_check(void)
+{
+    const char *so = "cgi-bin/hello.so";
+    char why[256];
+    int whole = truncated_copy(so, -1);
+    CU_ASSERT_FATAL(whole >= 0);
+    CU_ASSERT_EQUAL(rt_module_elf_check(whole, why, sizeof why), 0);
+    off_t size = lseek(whole, 0, SEEK_END);
+    close(whole);
+    /* Cut anywhere - the ELF header, the program headers, a segment, the
+     * section headers at the end - it is refused before dlopen. */
+    const long cuts[] = { 0, 10, 63, 64, 200, 1000, 4000, (long)size / 2,
+                          (long)size - 1 };
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        int fd = truncated_copy(so, cuts[i]);
+        CU_ASSERT_FATAL(fd >= 0);
+        why[0] = '\0';
+        CU_ASSERT_EQUAL(rt_module_elf_check(fd, why, sizeof why), -1);
+        CU_ASSERT_NOT_EQUAL(why[0], '\0');
+        close(fd);
+    }
+    /* A text file, and an executable rather than a shared object. */
+    int text = truncated_copy("cgi-bin/README.md", -1);
+    CU_ASSERT_FATAL(text >= 0);
+    CU_ASSERT_EQUAL(rt_module_elf_check(text, why, sizeof why), -1);
+    CU_ASSERT_STRING_EQUAL(why, "not an ELF file");
+    close(text);
+}
+
 UNIT_SUITE(module) {
     CU_pSuite s = CU_add_suite("module", NULL, NULL);
     CU_add_test(s, "plain names are valid", test_name_valid);
@@ -160,4 +212,5 @@ UNIT_SUITE(module) {
     CU_add_test(s, "files resolve only inside cgi-bin", test_resolve);
     CU_add_test(s, "method lists", test_methods);
     CU_add_test(s, "query parameters", test_query);
+    CU_add_test(s, "truncated modules are refused before dlopen", test_elf_check);
 }
