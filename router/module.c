@@ -451,29 +451,25 @@ static enum acquired acquire(const char *name, uint64_t conn_id,
     file_id id = file_id_of(&st);
     pthread_mutex_lock(&cache_lock);
     slot *s = find_slot(name);
-    while (s != NULL) {
-        if (s->current != NULL && file_id_equal(&s->current->id, &id))
-            return use_current(s, out);
-        if (s->loading) {
-            pthread_cond_wait(&cache_changed, &cache_lock);
-            continue;
-        }
-        if (s->failed && file_id_equal(&s->failed_id, &id)) {
-            bool unsettled = file_age_ms(&id, s->failed_at_ms) < SETTLE_MS;
-            if (unsettled && wall_ms() - s->failed_at_ms >= RETRY_MS)
-                break; /* try again: the file may be complete now */
-            if (unsettled && s->current != NULL)
-                return use_current(s, out);
-            bool declined = s->failed_declined;
-            pthread_mutex_unlock(&cache_lock);
-            return declined ? ACQ_DECLINED : ACQ_BROKEN;
-        }
-        break;
-    }
     if (s == NULL) {
         pthread_mutex_unlock(&cache_lock);
         srv_log(SRV_LOG_ERROR, conn_id, "module %s: out of memory", name);
         return ACQ_BROKEN;
+    }
+    while (s->loading) /* another thread is loading it: use its result */
+        pthread_cond_wait(&cache_changed, &cache_lock);
+    if (s->current != NULL && file_id_equal(&s->current->id, &id))
+        return use_current(s, out);
+    if (s->failed && file_id_equal(&s->failed_id, &id)) {
+        bool unsettled = file_age_ms(&id, s->failed_at_ms) < SETTLE_MS;
+        bool retry = unsettled && wall_ms() - s->failed_at_ms >= RETRY_MS;
+        if (unsettled && !retry && s->current != NULL)
+            return use_current(s, out);
+        if (!retry) {
+            bool declined = s->failed_declined;
+            pthread_mutex_unlock(&cache_lock);
+            return declined ? ACQ_DECLINED : ACQ_BROKEN;
+        }
     }
     s->loading = true;
     pthread_mutex_unlock(&cache_lock);

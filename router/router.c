@@ -70,15 +70,10 @@ static int try_programs(http_request *req, const char *path)
     return rt_cgi_try(req, name, path_info);
 }
 
-int rt_dispatch(http_request *req)
+/* Steps 2 to 4. Kept out of rt_dispatch so that its PATH_MAX buffer is
+ * not on the stack for the whole life of a WebSocket connection. */
+__attribute__((noinline)) static int dispatch_by_path(http_request *req)
 {
-    if (req->method_id == HTTP_OTHER)
-        return http_send_error(req, 501);
-
-    int r = ws_route(req);
-    if (r != RT_DECLINED)
-        return r;
-
     char path[PATH_MAX];
     int status = rt_path_normalize(req->path, path, sizeof path);
     if (status != 0) {
@@ -88,11 +83,22 @@ int rt_dispatch(http_request *req)
         return http_send_error(req, status);
     }
 
-    r = try_programs(req, path);
+    int r = try_programs(req, path);
     if (r != RT_DECLINED)
         return r;
 
     if (req->method_id != HTTP_GET && req->method_id != HTTP_HEAD)
         return http_send_405(req, "GET, HEAD");
     return rt_static_serve(req, path);
+}
+
+int rt_dispatch(http_request *req)
+{
+    if (req->method_id == HTTP_OTHER)
+        return http_send_error(req, 501);
+
+    int r = ws_route(req);
+    if (r != RT_DECLINED)
+        return r;
+    return dispatch_by_path(req);
 }

@@ -172,7 +172,7 @@ static int wait_for(srv_conn *c, int want, int wake_fd, bool watch_shutdown, int
 
 int srv_conn_poll(srv_conn *c, int want, int wake_fd, int timeout_ms)
 {
-    return wait_for(c, want, wake_fd, true, timeout_ms);
+    return wait_for(c, want, wake_fd, !(want & SRV_POLL_NO_SHUTDOWN), timeout_ms);
 }
 
 ssize_t srv_conn_read(srv_conn *c, void *buf, size_t len, int timeout_ms)

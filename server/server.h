@@ -137,7 +137,9 @@ enum {
     SRV_POLL_WAKE = 4,      /* wake_fd is readable                          */
     SRV_POLL_SHUTDOWN = 8,  /* the server is shutting down                  */
     SRV_POLL_TIMEOUT = 16,  /* timeout_ms passed with nothing else          */
-    SRV_POLL_ERROR = 32     /* poll failed or the socket reported an error  */
+    SRV_POLL_ERROR = 32,    /* poll failed or the socket reported an error  */
+    SRV_POLL_NO_SHUTDOWN = 64 /* in `want`: do not watch for shutdown (a
+                                 connection already closing because of it) */
 };
 
 /* Waits until the socket is readable (want & SRV_POLL_READ), writable

@@ -454,28 +454,11 @@ static void send_fin(ws_conn *c)
 
 static int wait_events(ws_conn *c, int want, int timeout_ms)
 {
-    if (!c->shutdown_seen)
-        return srv_conn_poll(c->sc, want, c->wake_fd, timeout_ms);
-    /* Once shutdown began, srv_conn_poll would report it on every call:
-     * finish the closing handshake waiting on the socket alone. */
-    if ((want & SRV_POLL_READ) && c->sc->ops->pending(c->sc) > 0)
-        return SRV_POLL_READ;
-    struct pollfd p = { .fd = c->sc->fd,
-                        .events = (short)(((want & SRV_POLL_READ) ? POLLIN : 0) |
-                                          ((want & SRV_POLL_WRITE) ? POLLOUT : 0)) };
-    int r = poll(&p, 1, timeout_ms);
-    if (r < 0)
-        return errno == EINTR ? 0 : SRV_POLL_ERROR;
-    if (r == 0)
-        return SRV_POLL_TIMEOUT;
-    int got = 0;
-    if (p.revents & (POLLIN | POLLHUP))
-        got |= SRV_POLL_READ;
-    if (p.revents & POLLOUT)
-        got |= SRV_POLL_WRITE;
-    if (p.revents & (POLLERR | POLLNVAL))
-        got |= SRV_POLL_ERROR;
-    return got;
+    /* Once shutdown began, it would be reported on every call: finish
+     * the closing handshake waiting on the socket alone. */
+    if (c->shutdown_seen)
+        want |= SRV_POLL_NO_SHUTDOWN;
+    return srv_conn_poll(c->sc, want, c->wake_fd, timeout_ms);
 }
 
 /* Milliseconds until the next timer (-1 = none). */
