@@ -34,7 +34,8 @@
  * inode that the old version is executing from. So each version is
  * copied to a unique name in a private directory (mkdtemp under $TMPDIR
  * or /tmp), dlopen'd from there, and the copy is unlinked at once: the
- * mapping keeps it alive, and nothing is left behind, even after a crash.
+ * mapping keeps it alive, and nothing is left behind (unless the server
+ * dies inside dlopen itself).
  * The copy is checked first (module_elf.c): a truncated file would make
  * dlopen itself crash the server.
  * (dlopen of "/proc/self/fd/N" was rejected: N is reused, so the name can
