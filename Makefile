@@ -83,6 +83,8 @@ test: all $(UNIT_BIN)
 	$(UNIT_BIN)
 	@echo "== integration tests ($(VARIANT)) =="
 	ONLINE_GAME_BIN=$(abspath $(BIN)) sh test/run-integration.sh
+	@echo "== fuzz regression inputs ($(VARIANT)) =="
+	$(MAKE) --no-print-directory fuzz-regress
 
 unit: all $(UNIT_BIN)
 	$(UNIT_BIN)
@@ -90,11 +92,13 @@ unit: all $(UNIT_BIN)
 integration: all
 	ONLINE_GAME_BIN=$(abspath $(BIN)) sh test/run-integration.sh
 
+# Sanitizer runs: sets the sanitizer options and fails on any report
+# written by any process (the server under test included).
 test-asan:
-	$(MAKE) VARIANT=asan test
+	sh test/sanitizers/run.sh asan
 
 test-tsan:
-	$(MAKE) VARIANT=tsan test
+	sh test/sanitizers/run.sh tsan
 
 bench: all
 	sh bench/run.sh

@@ -25,6 +25,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -194,6 +195,10 @@ static void *connection_thread(void *arg)
     http_serve(c);            /* finish_request   */
     srv_conn_close(c);        /* shutdown_request */
     free(c);
+    /* Free OpenSSL's per-thread state (SHA-1 of the WebSocket handshake)
+     * now: main() may exit as soon as the count drops, before the
+     * detached thread's own clean-up would have run. */
+    OPENSSL_thread_stop();
     uncount_request();
     return NULL;
 }

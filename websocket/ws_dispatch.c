@@ -48,10 +48,32 @@ int ws_send_json(ws_conn *c, const char *type, json_t *payload)
     return rc;
 }
 
+/* Copies text into out, replacing every byte that does not start a valid
+ * UTF-8 character with '?': an error message may quote the client's bad
+ * bytes, and JSON strings must be valid UTF-8. */
+static void copy_valid_utf8(char *out, size_t out_size, const char *text)
+{
+    const uint8_t *s = (const uint8_t *)text;
+    size_t n = strlen(text), o = 0;
+    for (size_t i = 0; i < n && o + 4 < out_size;) {
+        size_t len = s[i] < 0x80 ? 1 : s[i] >= 0xF0 ? 4 : s[i] >= 0xE0 ? 3 : 2;
+        if (i + len <= n && ws_utf8_valid(s + i, len)) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+        } else {
+            out[o++] = '?';
+            i++;
+        }
+    }
+    out[o] = '\0';
+}
+
 int ws_send_error(ws_conn *c, const char *code, const char *message)
 {
-    return ws_send_json(c, "error", json_pack("{s:s, s:s}", "code", code,
-                                              "message", message));
+    char clean[512];
+    copy_valid_utf8(clean, sizeof clean, message);
+    return ws_send_json(c, "error", json_pack("{s:s, s:s}", "code", code, "message", clean));
 }
 
 static const ws_handler *find_handler(const ws_handler *table, size_t count,

@@ -6,8 +6,7 @@
  * file is passed once to LLVMFuzzerTestOneInput. This is how the seed
  * corpus and the inputs of past crashes (test/fuzz/regress/) run in
  * `make test` on machines without clang's libFuzzer. A crash aborts with
- * the sanitizer's report; the name of the file being run is printed
- * first so it is easy to find.
+ * the sanitizer's report, followed by the name of the input file.
  */
 #include "fuzz.h"
 
@@ -39,40 +38,36 @@ static void on_abort(int sig)
     raise(sig);
 }
 
-static int run_file(const char *path)
+/* Reads a whole file into a heap block of exactly its size, so the
+ * sanitizer sees any read past the end of the input. */
+static uint8_t *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    struct stat st;
+    if (f == NULL || fstat(fileno(f), &st) != 0) {
         fprintf(stderr, "fuzz driver: %s: %s\n", path, strerror(errno));
-        return -1;
+        if (f)
+            fclose(f);
+        return NULL;
     }
-    size_t cap = 4096, len = 0;
-    uint8_t *buf = malloc(cap);
-    size_t n;
-    while (buf != NULL && (n = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap) {
-            uint8_t *grown = realloc(buf, cap * 2);
-            if (grown == NULL)
-                free(buf);
-            buf = grown;
-            cap *= 2;
-        }
+    *len = (size_t)st.st_size;
+    uint8_t *data = malloc(*len ? *len : 1);
+    if (data != NULL && fread(data, 1, *len, f) != *len) {
+        fprintf(stderr, "fuzz driver: %s: short read\n", path);
+        free(data);
+        data = NULL;
     }
     fclose(f);
-    if (buf == NULL) {
-        fprintf(stderr, "fuzz driver: %s: out of memory\n", path);
+    return data;
+}
+
+static int run_file(const char *path)
+{
+    size_t len = 0;
+    uint8_t *input = read_file(path, &len);
+    if (input == NULL)
         return -1;
-    }
     snprintf(current, sizeof current, "%s", path);
-    /* Exactly len bytes, so the sanitizer sees a read past the end. */
-    uint8_t *input = malloc(len ? len : 1);
-    if (input == NULL) {
-        free(buf);
-        return -1;
-    }
-    memcpy(input, buf, len);
-    free(buf);
     LLVMFuzzerTestOneInput(input, len);
     free(input);
     files_run++;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
-import { startServer, sleep } from './lib/server.mjs';
+import { startServer, sleep, slowFactor } from './lib/server.mjs';
 
 function open(url) {
   return new Promise((resolve, reject) => {
@@ -85,7 +85,7 @@ test('/chat: 1,000 clients get every message promptly while one client never rea
     }
     await until(() => stats.every((s) => s.count === 201), 30000, 'every delivery of phase 1');
     const worst = Math.max(...stats.map((s) => s.maxDelay));
-    assert.ok(worst < 1000, `slowest delivery took ${worst} ms`);
+    assert.ok(worst < 1000 * slowFactor, `slowest delivery took ${worst} ms`);
 
     // Phase 2: fewer readers, big messages: the non-reader's socket buffers
     // fill, then its outbox, then it is closed with 1008 - while the readers
@@ -102,7 +102,7 @@ test('/chat: 1,000 clients get every message promptly while one client never rea
     }
     assert.match(srv.errorLog(), /WARN \[conn \d+\] websocket outbox over \d+ bytes \(client not reading\): closing with 1008/);
     const worst2 = Math.max(...stats.map((s) => s.maxDelay));
-    assert.ok(worst2 < 1000, `slowest delivery with a stuck client took ${worst2} ms`);
+    assert.ok(worst2 < 1000 * slowFactor, `slowest delivery with a stuck client took ${worst2} ms`);
 
     // The stuck client's connection is really gone: reading now ends in EOF.
     nonReader.stdin.write('read\n');

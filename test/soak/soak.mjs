@@ -24,6 +24,7 @@
 // Exit status 0 when all checks pass; the figures are printed either way.
 import fs from 'node:fs';
 import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { startServer } from '../integration/lib/server.mjs';
 import { snapshot, fdKinds } from './procstat.mjs';
 import * as clients from './clients.mjs';
@@ -162,8 +163,17 @@ if (after.threads !== baseline.threads)
   fail(`threads ${after.threads} after ${settleMs / 1000}s, baseline ${baseline.threads}`);
 if (after.fds !== baseline.fds)
   fail(`open fds ${after.fds} after ${settleMs / 1000}s, baseline ${baseline.fds}: ${JSON.stringify(fdKinds(pid))}`);
+if (after.threads !== baseline.threads || after.fds !== baseline.fds) showStuckThreads(pid);
 const growthMiB = (after.rssKiB - baseline.rssKiB) / 1024;
 if (growthMiB > rssLimitMiB) fail(`RSS grew by ${growthMiB.toFixed(1)} MiB (limit ${rssLimitMiB})`);
+
+// Where the threads that did not finish are waiting (needs gdb).
+function showStuckThreads(p) {
+  const r = spawnSync('gdb', ['-p', String(p), '-batch', '-ex', 'thread apply all bt 12'],
+    { encoding: 'utf8', timeout: 30000 });
+  if (r.error) return console.log(`(no gdb: ${r.error.message})`);
+  console.log(r.stdout.split('\n').filter((l) => /^Thread|^#/.test(l)).join('\n'));
+}
 
 // ---- report ----------------------------------------------------------------------
 

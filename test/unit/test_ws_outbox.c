@@ -294,7 +294,10 @@ static void test_concurrent_producers(void)
         size_t bytes = 0;
         for (int i = 0; i < n; i++) {
             const char *p = (const char *)iov[i].iov_base + 2;
-            int id = p[0] - '0', seq = atoi(p + 2);
+            const char *end = (const char *)iov[i].iov_base + iov[i].iov_len;
+            int id = p[0] - '0', seq = 0;
+            for (const char *d = p + 2; d < end && *d >= '0' && *d <= '9'; d++)
+                seq = seq * 10 + (*d - '0'); /* the payload has no NUL */
             if (id < 0 || id >= PRODUCERS || seq != next[id])
                 bad++;
             else

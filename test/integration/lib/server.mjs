@@ -16,6 +16,9 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const serverBin = process.env.ONLINE_GAME_BIN || path.join(repoRoot, 'online-game');
+// Sanitizer builds run several times slower: time limits that measure
+// promptness (not correctness) are multiplied by this.
+export const slowFactor = /\/build\/(asan|tsan)\//.test(serverBin) ? 10 : 1;
 
 function copyDir(from, to) {
   fs.mkdirSync(to, { recursive: true });
