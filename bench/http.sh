@@ -4,19 +4,21 @@
 # files (1 KiB and 100 KiB) from a temp dir on other loopback ports.
 #
 # Every server is pinned to core $BENCH_SERVER_CPU (0) and wrk to core
-# $BENCH_CLIENT_CPU (1). Each case gets a short unmeasured warm-up, then a
-# measured wrk run with --latency. The markdown table goes to stdout and
-# to bench/out/http.md. BENCH_QUICK=1 shortens every run.
+# $BENCH_CLIENT_CPU (1). Each case gets a short unmeasured warm-up, then
+# measured wrk runs with --latency in $ROUNDS rounds that take the servers
+# in turn; the best round of each server counts (other work on the machine
+# only ever slows a run down). The markdown table goes to stdout and to
+# bench/out/http.md. BENCH_QUICK=1 shortens every run.
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-if [ "${BENCH_QUICK:-0}" = 1 ]; then DURATION=2; WARMUP=1; else DURATION=8; WARMUP=2; fi
+if [ "${BENCH_QUICK:-0}" = 1 ]; then DURATION=2; WARMUP=1; ROUNDS=1; else DURATION=5; WARMUP=2; ROUNDS=2; fi
 CASES="1k:10 1k:100 100k:10 100k:100"
 OURS="$REPO_DIR/online-game"
 WORK=$(mktemp -d /tmp/bench-http.XXXXXX)
 chmod 755 "$WORK"     # nginx workers run as an unprivileged user
 TABLE="$OUT_DIR/http.md"
-trap 'stop_all; rm -rf "$WORK"' EXIT
+trap 'stop_all; keep_or_remove "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 make_files() {
@@ -77,9 +79,13 @@ start_server() {
     esac
 }
 
+# warm_up PORT FILE CONNS: an unmeasured run (connections, caches, threads).
+warm_up() {
+    on_client wrk -t1 -c"$3" -d"${WARMUP}s" "http://127.0.0.1:$1/$2" >/dev/null 2>&1
+}
+
 # run_wrk PORT FILE CONNS: prints "rps p99 errors" for one measured run.
 run_wrk() {
-    on_client wrk -t1 -c"$3" -d"${WARMUP}s" "http://127.0.0.1:$1/$2" >/dev/null 2>&1
     on_client wrk -t1 -c"$3" -d"${DURATION}s" --latency "http://127.0.0.1:$1/$2" \
         > "$WORK/wrk.out" 2>&1
     awk '
@@ -91,33 +97,51 @@ run_wrk() {
     ' "$WORK/wrk.out"
 }
 
-# bench_server NAME: starts NAME, runs every case, stops it. Results go to
-# $WORK/result.NAME.FILE.CONNS as "rps p99 errors".
-bench_server() {
-    port=$(free_port)
-    start_server "$1" "$port"
-    pid=$LAST_PID
-    if ! wait_port "$port" "$pid"; then
-        log "$1 did not start; its rows will be empty"
-        stop "$pid"
-        return
-    fi
+# start_all: starts every available server on its own port; a server that
+# does not come up gets no port and its rows stay empty.
+start_all() {
+    for s in $SERVERS; do
+        port=$(free_port)
+        start_server "$s" "$port"
+        if wait_port "$port" "$LAST_PID"; then
+            eval "port_$s=$port"
+        else
+            log "$s did not start; its rows will be empty"
+            eval "port_$s="
+        fi
+    done
+}
+
+# run_cases: each case against every server in turn, round after round,
+# so that whatever else the machine is doing meanwhile hits all of them
+# alike. Results go to $WORK/result.SERVER.FILE.CONNS, one line
+# "rps p99 errors" per round.
+run_cases() {
     for c in $CASES; do
         file=${c%%:*}.txt
         conns=${c##*:}
-        log "http: $1 $file $conns connections"
-        run_wrk "$port" "$file" "$conns" > "$WORK/result.$1.$file.$conns"
+        round=1
+        while [ $round -le $ROUNDS ]; do
+            for s in $SERVERS; do
+                eval "port=\$port_$s"
+                [ -n "$port" ] || continue
+                log "http: $s $file $conns connections, round $round"
+                [ $round = 1 ] && warm_up "$port" "$file" "$conns"
+                run_wrk "$port" "$file" "$conns" >> "$WORK/result.$s.$file.$conns"
+            done
+            round=$((round + 1))
+        done
     done
-    stop "$pid"
 }
 
+# result SERVER FILE CONNS: the best round, "rps p99 errors" (or "- - -").
 result() {
     f="$WORK/result.$1.$2.$3"
-    [ -s "$f" ] && cat "$f" || echo "- - -"
+    [ -s "$f" ] && sort -k1,1 -n -r "$f" | head -n 1 || echo "- - -"
 }
 
 print_table() {
-    echo "### HTTP: static files, keep-alive (wrk -t1, $DURATION s per case)"
+    echo "### HTTP: static files, keep-alive (wrk -t1, best of $ROUNDS x $DURATION s per case)"
     echo
     echo "| file | connections | server | requests/s | p99 latency | vs nginx | errors |"
     echo "| --- | ---: | --- | ---: | ---: | ---: | ---: |"
@@ -138,8 +162,12 @@ print_table() {
     ours_rps=$1
     nginx_rps=$(result nginx 1k.txt 100 | cut -d' ' -f1)
     python_rps=$(result python 1k.txt 100 | cut -d' ' -f1)
-    echo "Targets (1 KiB, 100 connections): online-game/nginx = $(ratio "$ours_rps" "$nginx_rps")" \
-         "(target >= 0.90x), online-game/python = $(ratio "$ours_rps" "$python_rps") (target >= 4x)."
+    awk -v o="$ours_rps" -v n="$nginx_rps" -v p="$python_rps" 'BEGIN {
+        exit !(o != "-" && n != "-" && p != "-" && o >= 0.9 * n && o >= 4 * p) }'
+    if [ $? = 0 ]; then verdict=met; else verdict=MISSED; fi
+    echo "Target (issue 2), 1 KiB at 100 connections: online-game/nginx =" \
+         "$(ratio "$ours_rps" "$nginx_rps") (>= 0.90x), online-game/python =" \
+         "$(ratio "$ours_rps" "$python_rps") (>= 4x): $verdict"
 }
 
 main() {
@@ -149,9 +177,12 @@ main() {
     [ -x "$OURS" ] || log "no $OURS (run make): its rows will be empty"
     mkdir -p "$OUT_DIR"
     make_files
-    [ -x "$OURS" ] && bench_server ours
-    command -v nginx >/dev/null 2>&1 && bench_server nginx
-    bench_server python
+    SERVERS=python
+    command -v nginx >/dev/null 2>&1 && SERVERS="nginx $SERVERS"
+    [ -x "$OURS" ] && SERVERS="ours $SERVERS"
+    start_all
+    run_cases
+    stop_all
     print_table > "$TABLE"
     cat "$TABLE"
 }

@@ -121,3 +121,13 @@ thousands() {
     [ -n "$1" ] && [ "$1" != "-" ] || { echo "-"; return; }
     printf '%.0f\n' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'
 }
+
+# keep_or_remove DIR: removes a run's temp dir, or keeps it (configs, logs
+# of every server) when BENCH_KEEP=1.
+keep_or_remove() {
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then
+        log "kept $1"
+    else
+        rm -rf "$1"
+    fi
+}

@@ -4,9 +4,10 @@
 # HTTP part (bench/http.sh) and then the WebSocket part (bench/ws.sh), and
 # writes both markdown tables to bench/out/results.md.
 #
-#   make bench                     the full run, about 6 minutes
+#   make bench                     the full run, about 5 minutes
 #   BENCH_QUICK=1 make bench       a smoke run, about 1.5 minutes
 #   BENCH_ONLY=http|ws make bench  one part only
+#   BENCH_KEEP=1 make bench        keep the temp dirs (configs, server logs)
 #
 # See bench/README.md for what each case measures.
 set -u
@@ -14,8 +15,11 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 OUT_DIR="$BENCH_DIR/out"
 mkdir -p "$OUT_DIR"
 
-# 10,000 idle WebSocket connections need as many descriptors on each side.
-ulimit -n "$(ulimit -H -n)" 2>/dev/null || true
+# 10,000 idle WebSocket connections need as many descriptors on each side,
+# more if a server uses a second one per connection (a wake-up eventfd).
+# Try for 65536 (needs CAP_SYS_RESOURCE past the hard limit), else take
+# the hard limit.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null || true
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 20000 ]; then
     echo "bench: warning: open-file limit $(ulimit -n) < 20000; the 10,000-connection case may fail" >&2
 fi

@@ -148,6 +148,10 @@ static void options_parse(struct options *o, int argc, char **argv)
         else if (strcmp(name, "--ready-file") == 0) o->ready_file = value;
         else usage();
     }
+    if (o->path[0] != '/' || strlen(o->path) > 200) {
+        fprintf(stderr, "wsload: --path must start with / and be at most 200 bytes\n");
+        exit(2);
+    }
     if (o->port <= 0 || o->port > 65535 || o->conns < 1 || o->window < 1 ||
         o->parallel < 1 || o->rate <= 0 || o->size < 32 || o->size > MAX_PAYLOAD ||
         (o->mode == MODE_FANOUT && o->size < 64)) {
@@ -164,6 +168,14 @@ static int64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* CPU time (user + system) this process has used so far. */
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
@@ -717,14 +729,17 @@ static int run_echo(struct load *ld)
     flush_all(ld);
     run_until(ld, now_ns() + seconds_ns(ld->opt.warmup));
     ld->counting = true;
-    int64_t start = now_ns();
+    int64_t start = now_ns(), cpu_start = cpu_ns();
     run_until(ld, start + seconds_ns(ld->opt.duration));
-    double secs = (double)(now_ns() - start) / (double)NS_PER_SEC;
+    int64_t elapsed = now_ns() - start;
+    double secs = (double)elapsed / (double)NS_PER_SEC;
+    double client_cpu = (double)(cpu_ns() - cpu_start) / (double)elapsed;
     ld->counting = false;
     printf("mode=echo conns=%d opened=%d failed=%d closed=%d window=%d size=%d"
-           " seconds=%.2f msgs=%" PRIu64 " rate=%.0f bad=%" PRIu64,
+           " seconds=%.2f msgs=%" PRIu64 " rate=%.0f bad=%" PRIu64 " client_cpu=%.2f",
            ld->nconns, ld->opened, ld->failed, ld->closed_by_peer, ld->opt.window,
-           ld->opt.size, secs, ld->received, (double)ld->received / secs, ld->bad);
+           ld->opt.size, secs, ld->received, (double)ld->received / secs, ld->bad,
+           client_cpu);
     print_latency(ld);
     printf("\n");
     return ld->opened > 0 ? 0 : 1;
@@ -751,6 +766,7 @@ static int run_fanout(struct load *ld)
     int subscribers = ld->opened - 1;
     run_until(ld, now_ns() + NS_PER_SEC / 2);   /* let the server register them */
     ld->counting = true;
+    int64_t cpu_start = cpu_ns();
     int64_t start = now_ns(), end = start + seconds_ns(ld->opt.duration);
     int64_t interval = (int64_t)((double)NS_PER_SEC / ld->opt.rate), next = start;
     uint64_t sent = 0;
@@ -763,6 +779,7 @@ static int run_fanout(struct load *ld)
         int64_t wait_ms = (next - now_ns()) / 1000000;
         poll_once(ld, wait_ms < 0 ? 0 : wait_ms > 100 ? 100 : (int)wait_ms);
     }
+    double client_cpu = (double)(cpu_ns() - cpu_start) / (double)(now_ns() - start);
     uint64_t expected = sent * (uint64_t)subscribers;
     int64_t drain_end = now_ns() + 3 * NS_PER_SEC;
     while (ld->received < expected && now_ns() < drain_end)
@@ -770,10 +787,11 @@ static int run_fanout(struct load *ld)
     double secs = (double)(end - start) / (double)NS_PER_SEC;
     printf("mode=fanout subs=%d opened=%d failed=%d closed=%d rate=%.0f size=%d"
            " seconds=%.2f sent=%" PRIu64 " expected=%" PRIu64
-           " delivered=%" PRIu64 " deliveries_per_s=%.0f other=%" PRIu64,
+           " delivered=%" PRIu64 " deliveries_per_s=%.0f other=%" PRIu64
+           " client_cpu=%.2f",
            ld->nconns - 1, subscribers, ld->failed, ld->closed_by_peer, ld->opt.rate,
            ld->opt.size, secs, sent, expected, ld->received,
-           (double)ld->received / secs, ld->other);
+           (double)ld->received / secs, ld->other, client_cpu);
     print_latency(ld);
     printf("\n");
     return 0;
