@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -124,6 +125,68 @@ static int ms_left(int64_t deadline)
     return left < 0 ? 0 : (int)left;
 }
 
+/* ---- wake-ups by signal ------------------------------------------ */
+
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+
+static void on_wake_signal(int sig)
+{
+    (void)sig; /* its only job is to end ppoll with EINTR */
+}
+
+static void install_wake_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_wake_signal;
+    sa.sa_flags = SA_RESTART; /* poll/ppoll are never restarted: they see EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SRV_WAKE_SIGNAL, &sa, NULL);
+}
+
+void srv_wake_setup(void)
+{
+    sigset_t block;
+    pthread_once(&wake_once, install_wake_handler);
+    sigemptyset(&block);
+    sigaddset(&block, SRV_WAKE_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &block, NULL);
+}
+
+int srv_thread_wake(pthread_t thread)
+{
+    return pthread_kill(thread, SRV_WAKE_SIGNAL);
+}
+
+/* The calling thread's mask without the wake signal. */
+static const sigset_t *mask_for_wake(void)
+{
+    static _Thread_local bool ready;
+    static _Thread_local sigset_t mask;
+    if (!ready) {
+        pthread_sigmask(SIG_BLOCK, NULL, &mask);
+        sigdelset(&mask, SRV_WAKE_SIGNAL);
+        ready = true;
+    }
+    return &mask;
+}
+
+/* ppoll() with the wake signal let through when asked for. Returns
+ * poll's result; -2 when the wake signal ended the wait. */
+static int poll_fds(struct pollfd *p, int n, int want, int timeout_ms)
+{
+    if (!(want & SRV_POLL_WAKE_SIGNAL)) {
+        int r;
+        do {
+            r = poll(p, (nfds_t)n, timeout_ms);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+    int r = ppoll(p, (nfds_t)n, timeout_ms < 0 ? NULL : &ts, mask_for_wake());
+    return r < 0 && errno == EINTR ? -2 : r;
+}
+
 /* poll() on the socket, and optionally wake_fd and the shutdown fd. */
 static int wait_for(srv_conn *c, int want, int wake_fd, bool watch_shutdown, int timeout_ms)
 {
@@ -145,10 +208,9 @@ static int wait_for(srv_conn *c, int want, int wake_fd, bool watch_shutdown, int
         p[n++] = (struct pollfd){ .fd = srv_shutdown_fd(), .events = POLLIN };
     }
 
-    int r;
-    do {
-        r = poll(p, (nfds_t)n, timeout_ms);
-    } while (r < 0 && errno == EINTR);
+    int r = poll_fds(p, n, want, timeout_ms);
+    if (r == -2)
+        return SRV_POLL_WAKE;
     if (r < 0)
         return SRV_POLL_ERROR;
     if (r == 0)

@@ -10,8 +10,11 @@
  *          rt_dispatch()           (router/: answers the request)
  *          keep the leftover bytes (pipelined requests) and go on
  *
- * The buffer belongs to this connection's thread alone. The request's
- * strings point into it, so it is compacted only between requests.
+ * The state (the request and its buffer) belongs to this connection's
+ * thread alone and lives on the heap, not the stack: a WebSocket
+ * connection keeps its thread for hours, and gives the state back right
+ * after the handshake with http_release(). The request's strings point
+ * into the buffer, so it is compacted only between requests.
  */
 #include "server.h"
 #include "../router/router.h"
@@ -33,6 +36,13 @@ typedef struct conn_buf {
     size_t len;  /* bytes received and not yet dropped         */
     size_t used; /* bytes that belong to the current request   */
 } conn_buf;
+
+/* One connection's HTTP state: c->http points at it until released. */
+typedef struct http_state {
+    http_request req;
+    conn_buf buf;
+    char bytes[]; /* the buffer itself */
+} http_state;
 
 static char empty_body[1];
 
@@ -220,48 +230,67 @@ static void linger_close(srv_conn *c, conn_buf *b)
 }
 
 /* Reads, parses and answers one request. Returns 0 to go on, -1 to stop. */
-static int serve_one(srv_conn *c, conn_buf *b, bool first)
+static int serve_one(srv_conn *c, http_state *hs, bool first)
 {
-    http_request req;
+    http_request *req = &hs->req;
+    conn_buf *b = &hs->buf;
     size_t head_len = 0;
 
-    memset(&req, 0, sizeof req);
-    req.conn = c;
-    req.version_minor = 1;
-    req.content_length = -1;
+    memset(req, 0, sizeof *req);
+    req->conn = c;
+    req->version_minor = 1;
+    req->content_length = -1;
 
     int st = read_head(c, b, first, &head_len);
     if (st == 0)
-        st = http_parse_head(b->data, head_len, &req, srv_cfg()->max_uri_bytes);
+        st = http_parse_head(b->data, head_len, req, srv_cfg()->max_uri_bytes);
     if (st == 0)
-        st = read_body(c, b, &req, head_len);
+        st = read_body(c, b, req, head_len);
     if (st < 0)
         return -1;
     if (st > 0) {
         srv_log(SRV_LOG_INFO, c->id, "%s: bad request: %d %s", c->peer_ip, st, http_status_text(st));
-        req.keep_alive = false;
-        if (http_send_error(&req, st) == 0 || req.status_sent)
+        req->keep_alive = false;
+        if (http_send_error(req, st) == 0 || req->status_sent)
             linger_close(c, b);
         return -1;
     }
-    int rc = rt_dispatch(&req);
-    if (req.body != empty_body)
-        free(req.body);
-    if (rc < 0 || !req.keep_alive || srv_shutting_down())
+    int rc = rt_dispatch(req);
+    if (!c->http)
+        return -1; /* taken over (WebSocket): the state is gone */
+    if (req->body != empty_body)
+        free(req->body);
+    if (rc < 0 || !req->keep_alive || srv_shutting_down())
         return -1;
     return 0;
 }
 
+void http_release(http_request *req)
+{
+    srv_conn *c = req->conn;
+    http_state *hs = c ? c->http : NULL;
+    if (!hs || req != &hs->req)
+        return;
+    if (req->body != empty_body)
+        free(req->body);
+    c->http = NULL;
+    free(hs);
+}
+
 void http_serve(srv_conn *c)
 {
-    conn_buf b = { .cap = srv_cfg()->max_header_bytes + BODY_READ_ROOM };
+    size_t cap = srv_cfg()->max_header_bytes + BODY_READ_ROOM;
+    http_state *hs = malloc(sizeof *hs + cap);
 
-    b.data = malloc(b.cap);
-    if (!b.data) {
+    if (!hs) {
         srv_log(SRV_LOG_ERROR, c->id, "out of memory for a connection buffer");
         return;
     }
-    for (bool first = true; serve_one(c, &b, first) == 0; first = false)
-        drop_used(&b);
-    free(b.data);
+    hs->buf = (conn_buf){ .data = hs->bytes, .cap = cap };
+    c->http = hs;
+    for (bool first = true; serve_one(c, hs, first) == 0; first = false)
+        drop_used(&hs->buf);
+    if (c->http)
+        free(c->http);
+    c->http = NULL;
 }

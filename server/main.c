@@ -6,6 +6,8 @@
  * ordinary work (reopen logs on SIGHUP, begin a shutdown on SIGTERM)
  * without the restrictions of a signal handler. Every other thread has
  * these signals blocked, so no system call is ever interrupted by them.
+ * (SRV_WAKE_SIGNAL, which wakes WebSocket threads, is blocked too, and
+ * let through only inside their ppoll: see conn.c.)
  */
 #include "server.h"
 #include "../router/router.h"
@@ -44,6 +46,7 @@ static int start_signal_thread(void)
     sigaddset(&handled_signals, SIGTERM);
     sigaddset(&handled_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &handled_signals, NULL);
+    srv_wake_setup(); /* blocks the wake-up signal, also inherited */
     signal(SIGPIPE, SIG_IGN); /* a vanished client is an error code, not a signal */
     if (pthread_create(&tid, NULL, signal_thread, NULL) != 0)
         return -1;

@@ -24,6 +24,8 @@
 #define SERVER_H
 
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -128,6 +130,7 @@ struct srv_conn {
     char local_ip[64];
     int local_port;
     void *transport;        /* per-transport state (TLS), NULL for TCP   */
+    void *http;             /* the request loop's state (http_conn.c)    */
 };
 
 /* Result bits of srv_conn_poll. */
@@ -138,8 +141,11 @@ enum {
     SRV_POLL_SHUTDOWN = 8,  /* the server is shutting down                  */
     SRV_POLL_TIMEOUT = 16,  /* timeout_ms passed with nothing else          */
     SRV_POLL_ERROR = 32,    /* poll failed or the socket reported an error  */
-    SRV_POLL_NO_SHUTDOWN = 64 /* in `want`: do not watch for shutdown (a
-                                 connection already closing because of it) */
+    SRV_POLL_NO_SHUTDOWN = 64, /* in `want`: do not watch for shutdown (a
+                                  connection already closing because of it) */
+    SRV_POLL_WAKE_SIGNAL = 128 /* in `want`: also return (SRV_POLL_WAKE) when
+                                  another thread calls srv_thread_wake on
+                                  this one                                  */
 };
 
 /* Waits until the socket is readable (want & SRV_POLL_READ), writable
@@ -147,6 +153,19 @@ enum {
  * begins shutting down, or timeout_ms passes (-1 = no timeout). Returns a
  * mask of the SRV_POLL_* bits that happened. */
 int srv_conn_poll(srv_conn *c, int want, int wake_fd, int timeout_ms);
+
+/* Waking a thread that waits in srv_conn_poll: a signal (SRV_WAKE_SIGNAL),
+ * not a file descriptor per connection, so 10,000 WebSocket connections
+ * need 10,000 descriptors, not 20,000. The signal is blocked everywhere
+ * except inside that poll (ppoll unblocks it atomically), so it never
+ * interrupts anything else, and one sent while the thread is busy stays
+ * pending until its next wait: no wake-up is lost. */
+#define SRV_WAKE_SIGNAL SIGUSR1
+/* Installs the (empty) handler once and blocks the signal in the calling
+ * thread; call it before starting threads (they inherit the mask). */
+void srv_wake_setup(void);
+/* Wakes `thread`; the caller must know it is still alive. */
+int srv_thread_wake(pthread_t thread);
 
 /* Reads at most len bytes, waiting up to timeout_ms (-1 = forever).
  * Returns > 0 bytes read, 0 on orderly EOF, -1 on error with errno set:
@@ -318,5 +337,11 @@ int64_t http_parse_date(const char *s);
 
 /* Serves HTTP requests on c until it closes; does not close c. */
 void http_serve(srv_conn *c);
+
+/* For a handler that keeps the connection (WebSocket): gives back the
+ * request loop's buffer once the request is no longer needed. req and
+ * every string in it are invalid afterwards; the loop then ends when the
+ * handler returns. */
+void http_release(http_request *req);
 
 #endif /* SERVER_H */

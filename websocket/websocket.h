@@ -159,7 +159,7 @@ bool ws_close_code_valid(int code);
  *   - Any thread may call ws_send*, ws_close and the ws_hub_* functions on
  *     any connection it holds a reference to. They never block on I/O:
  *     the frame goes to the connection's bounded outbox and the owning
- *     thread is woken (eventfd) to write it.
+ *     thread is woken (a signal, see srv_thread_wake) to write it.
  *   - Endpoint callbacks (ws_endpoint) run on the connection's own thread.
  */
 
@@ -330,7 +330,8 @@ void ws_conn_serve(ws_conn *c, srv_conn *sc, http_request *req);
 ws_outbox *ws_conn_outbox(ws_conn *c);
 /* The close code another thread asked for (0 = none). */
 int ws_conn_close_requested(const ws_conn *c);
-/* The eventfd the connection's thread waits on (tests). */
-int ws_conn_wake_fd(const ws_conn *c);
+/* True when a wake-up was sent and the connection's thread has not yet
+ * taken it (tests). */
+bool ws_conn_wake_pending(ws_conn *c);
 
 #endif /* WEBSOCKET_H */

@@ -3,7 +3,7 @@
  *
  * After ws_route has sent "101 Switching Protocols", the thread that
  * accepted the client runs ws_conn_serve: a loop that waits (srv_conn_poll)
- * on the socket and on the connection's wake-up eventfd together, feeds
+ * on the socket and for a wake-up signal from other threads together, feeds
  * received bytes to the codec (ws_parser), hands complete messages to the
  * endpoint, answers pings, runs the closing handshake and the idle timers,
  * and writes whatever is waiting to be sent, many frames per writev.
@@ -20,7 +20,8 @@
  * Shared state and its owner/lock:
  *   refs, open, wake_pending, close_req_*   atomics, any thread
  *   outbox                                  its own mutex, any thread
- *   id, ep, wake_fd, outbox_limit           set at creation, read-only
+ *   thread, serving                         wake_lock, any thread
+ *   id, ep, outbox_limit                    set at creation, read-only
  *   user                                    the endpoint's (see header)
  *   everything else (socket, parser, buffers, timers, state)
  *                                           the connection's thread only
@@ -36,7 +37,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -66,18 +66,20 @@ struct ws_conn {
     /* shared */
     atomic_int refs;
     atomic_bool open;              /* false once closing began            */
-    atomic_bool wake_pending;      /* the eventfd has been signalled      */
+    atomic_bool wake_pending;      /* a wake-up was sent, not yet seen    */
     atomic_int close_req_code;     /* close asked by another thread       */
     _Atomic(ws_frame *) close_req_frame;
     uint64_t id;
     const ws_endpoint *ep;
     void *user;
     ws_outbox *outbox;
-    int wake_fd;
+    pthread_mutex_t wake_lock;     /* guards thread and serving           */
+    pthread_t thread;              /* the connection's thread ...         */
+    bool serving;                  /* ... while it is in ws_conn_serve    */
     size_t outbox_limit;
     /* the connection's thread only */
     srv_conn *sc;
-    http_request *req;
+    char *query;                   /* the upgrade request's query string  */
     ws_parser parser;
     conn_io *io;
     uint8_t *wbuf;
@@ -125,14 +127,12 @@ ws_conn *ws_conn_new(uint64_t id, const ws_endpoint *ep)
         return NULL;
     c->outbox_limit = cfg()->ws_outbox_bytes;
     c->outbox = ws_outbox_new(c->outbox_limit);
-    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (!c->outbox || c->wake_fd < 0) {
-        ws_outbox_free(c->outbox);
-        if (c->wake_fd >= 0)
-            close(c->wake_fd);
+    if (!c->outbox) {
         free(c);
         return NULL;
     }
+    srv_wake_setup(); /* no-op after the first call in main() */
+    pthread_mutex_init(&c->wake_lock, NULL);
     atomic_init(&c->refs, 1);
     atomic_init(&c->open, true);
     atomic_init(&c->wake_pending, false);
@@ -156,9 +156,10 @@ void ws_conn_unref(ws_conn *c)
         return;
     ws_frame_unref(atomic_load(&c->close_req_frame));
     ws_outbox_free(c->outbox);
-    close(c->wake_fd);
+    pthread_mutex_destroy(&c->wake_lock);
     free(c->wbuf);
     free(c->io);
+    free(c->query);
     free(c);
 }
 
@@ -168,7 +169,7 @@ const ws_endpoint *ws_conn_endpoint(const ws_conn *c) { return c->ep; }
 void *ws_conn_user(const ws_conn *c) { return c->user; }
 void ws_conn_set_user(ws_conn *c, void *user) { c->user = user; }
 ws_outbox *ws_conn_outbox(ws_conn *c) { return c->outbox; }
-int ws_conn_wake_fd(const ws_conn *c) { return c->wake_fd; }
+bool ws_conn_wake_pending(ws_conn *c) { return atomic_load(&c->wake_pending); }
 
 int ws_conn_close_requested(const ws_conn *c)
 {
@@ -177,19 +178,30 @@ int ws_conn_close_requested(const ws_conn *c)
 
 const char *ws_conn_query(const ws_conn *c)
 {
-    return c->req && c->req->query ? c->req->query : "";
+    return c->query ? c->query : "";
 }
 
 /* ---- sending (any thread) -------------------------------------------- */
 
-/* Signals the connection's thread; one eventfd write per wake-up. */
+/* Wakes the connection's thread; one signal per wake-up however many
+ * frames were queued before it looked. wake_lock makes sure the thread is
+ * still serving (a pthread_t of an exited thread must not be used). */
 static void wake(ws_conn *c)
 {
-    if (!atomic_exchange(&c->wake_pending, true)) {
-        uint64_t one = 1;
-        ssize_t n = write(c->wake_fd, &one, sizeof one);
-        (void)n; /* EAGAIN: the counter is already non-zero */
-    }
+    if (atomic_exchange(&c->wake_pending, true))
+        return;
+    pthread_mutex_lock(&c->wake_lock);
+    if (c->serving)
+        srv_thread_wake(c->thread);
+    pthread_mutex_unlock(&c->wake_lock);
+}
+
+static void set_serving(ws_conn *c, bool serving)
+{
+    pthread_mutex_lock(&c->wake_lock);
+    c->thread = pthread_self();
+    c->serving = serving;
+    pthread_mutex_unlock(&c->wake_lock);
 }
 
 /* Own thread: encodes a frame into the direct buffer. */
@@ -458,7 +470,7 @@ static int wait_events(ws_conn *c, int want, int timeout_ms)
      * the closing handshake waiting on the socket alone. */
     if (c->shutdown_seen)
         want |= SRV_POLL_NO_SHUTDOWN;
-    return srv_conn_poll(c->sc, want, c->wake_fd, timeout_ms);
+    return srv_conn_poll(c->sc, want | SRV_POLL_WAKE_SIGNAL, -1, timeout_ms);
 }
 
 /* Milliseconds until the next timer (-1 = none). */
@@ -517,9 +529,6 @@ static void release_idle_buffers(ws_conn *c)
 
 static void handle_wake(ws_conn *c)
 {
-    uint64_t count;
-    ssize_t n = read(c->wake_fd, &count, sizeof count);
-    (void)n;
     atomic_store(&c->wake_pending, false);
     take_close_request(c);
 }
@@ -584,9 +593,11 @@ static void release_unused_stack(void)
 void ws_conn_serve(ws_conn *c, srv_conn *sc, http_request *req)
 {
     c->sc = sc;
-    c->req = req;
+    c->query = strdup(req->query ? req->query : "");
+    http_release(req); /* the request loop's buffer is not needed any more */
     c->last_rx_ms = now_ms();
     own_conn = c;
+    set_serving(c, true);
     ws_parser_init(&c->parser, &parser_callbacks, c, cfg()->ws_max_message, true);
     srv_log(SRV_LOG_DEBUG, c->id, "websocket %s open", c->ep->path);
 
@@ -597,6 +608,7 @@ void ws_conn_serve(ws_conn *c, srv_conn *sc, http_request *req)
         conn_step(c);
 
     atomic_store(&c->open, false);
+    set_serving(c, false);
     ws_hub_leave_all(c);
     ws_outbox_close(c->outbox, NULL, true);
     if (c->ep->on_close)
@@ -605,6 +617,5 @@ void ws_conn_serve(ws_conn *c, srv_conn *sc, http_request *req)
     ws_parser_free(&c->parser);
     own_conn = NULL;
     c->sc = NULL;
-    c->req = NULL;
     ws_conn_unref(c);
 }

@@ -35,8 +35,7 @@ static int pop_message(ws_conn *c, char *out, size_t cap)
 
 static bool wake_signalled(ws_conn *c)
 {
-    struct pollfd p = { .fd = ws_conn_wake_fd(c), .events = POLLIN };
-    return poll(&p, 1, 0) == 1;
+    return ws_conn_wake_pending(c);
 }
 
 static void test_join_leave(void)
