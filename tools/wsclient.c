@@ -11,6 +11,12 @@
  * "closed <code>" when the connection closes; exits 0 for 1000/1001/1005,
  * 1 for any other close, 2 when it cannot connect or the handshake fails.
  *
+ * A server that breaks RFC 6455 framing (a masked frame, RSV bits without
+ * an extension, a reserved opcode, a bad control frame or fragment) is
+ * answered with close 1002; a message over WSC_MAX_MESSAGE bytes with
+ * 1009. Either way the client says why on stderr, prints "closed <code>"
+ * and exits 1.
+ *
  * Self-contained on purpose (the Makefile builds each tool from its one .c,
  * linked with OpenSSL and jansson): it does its own framing, so it is
  * also an independent check of the server's codec.
@@ -32,6 +38,7 @@
 #include <unistd.h>
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WSC_MAX_MESSAGE ((size_t)64 << 20) /* bytes; more fails with 1009 */
 
 typedef struct client {
     int fd;
@@ -40,7 +47,7 @@ typedef struct client {
     size_t in_len, in_cap;
     uint8_t *msg;              /* message being assembled from fragments */
     size_t msg_len;
-    int msg_opcode;
+    int msg_opcode;            /* 0 = no message in progress           */
     bool close_sent;
 } client;
 
@@ -226,7 +233,42 @@ static int exit_code_for(int code)
     return code == 1000 || code == 1001 || code == 1005 ? 0 : 1;
 }
 
-/* Handles one complete frame; exits the program on close. */
+/* Fails the connection: tells the server why with close code, then
+ * exits (RFC 6455 7.1.7). */
+static void fail(client *c, int code, const char *why)
+{
+    fprintf(stderr, "wsclient: %s\n", why);
+    send_close(c, code);
+    printf("closed %d\n", code);
+    exit(1);
+}
+
+/* Checks what a frame header says against RFC 6455 5.2-5.5; fails the
+ * connection if it breaks a rule. len is the payload length. */
+static void check_header(client *c, uint8_t b0, uint8_t b1, uint64_t len)
+{
+    int opcode = b0 & 0x0f;
+    bool fin = b0 & 0x80, control = opcode & 0x8;
+    if (b1 & 0x80)
+        fail(c, 1002, "the server sent a masked frame");
+    if (b0 & 0x70)
+        fail(c, 1002, "the server set RSV bits (no extension was agreed)");
+    if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xA)
+        fail(c, 1002, "the server used a reserved opcode");
+    if (control && (!fin || len > 125))
+        fail(c, 1002, "the server sent a fragmented or long control frame");
+    if (opcode == 0x8 && len == 1)
+        fail(c, 1002, "the server sent a close frame with a 1-byte body");
+    if (opcode == 0x0 && c->msg_opcode == 0)
+        fail(c, 1002, "the server sent a continuation frame outside a message");
+    if ((opcode == 0x1 || opcode == 0x2) && c->msg_opcode != 0)
+        fail(c, 1002, "the server started a message inside another one");
+    if (len > WSC_MAX_MESSAGE || (!control && c->msg_len + len > WSC_MAX_MESSAGE))
+        fail(c, 1009, "the server sent a message over 64 MiB");
+}
+
+/* Handles one complete frame (header already checked); exits the
+ * program on close. */
 static void on_frame(client *c, int fin, int opcode, uint8_t *data, size_t len)
 {
     if (opcode == 0x9) {
@@ -245,6 +287,7 @@ static void on_frame(client *c, int fin, int opcode, uint8_t *data, size_t len)
         if (fin) {
             print_message(c->msg_opcode, c->msg, c->msg_len);
             c->msg_len = 0;
+            c->msg_opcode = 0;
         }
     }
 }
@@ -270,6 +313,7 @@ static void parse_frames(client *c)
                 len = (len << 8) | p[2 + i];
             h = 10;
         }
+        check_header(c, p[0], p[1], len);
         if (avail - h < len)
             break;
         on_frame(c, p[0] & 0x80, p[0] & 0x0f, p + h, (size_t)len);

@@ -243,9 +243,13 @@ const char *ws_conn_query(const ws_conn *c);
 
 /* ---- Hub: named groups (ws_hub.c) ---- */
 /* All safe from any thread; none does I/O (broadcast only enqueues). */
-/* Joins a group, creating it. Joining twice is a no-op. 0 or -1 (no
- * memory, closed connection, or a name longer than WS_GROUP_NAME_MAX). */
+/* Joins a group, creating it. Joining twice is a no-op. Returns
+ * WS_HUB_OK, WS_HUB_TOO_MANY when c is already in WS_HUB_MAX_GROUPS
+ * groups, or WS_HUB_ERROR (no memory, closed connection, or a name
+ * longer than WS_GROUP_NAME_MAX). */
 #define WS_GROUP_NAME_MAX 63
+#define WS_HUB_MAX_GROUPS 16
+enum { WS_HUB_OK = 0, WS_HUB_ERROR = -1, WS_HUB_TOO_MANY = -2 };
 int ws_hub_join(ws_conn *c, const char *group);
 void ws_hub_leave(ws_conn *c, const char *group);
 /* Leaves every group (done automatically when a connection closes). */
@@ -272,9 +276,11 @@ typedef struct ws_handler {
 } ws_handler;
 
 /* Parses a text message and calls the handler for its type. Invalid
- * JSON, a missing/non-string type or an unknown type sends
+ * JSON (or JSON nested deeper than WS_JSON_MAX_DEPTH arrays/objects),
+ * a missing/non-string type or an unknown type sends
  * {"type":"error","payload":{"code":..., "message":...}} to c and
  * returns -1; the connection stays open. Returns 0 when handled. */
+#define WS_JSON_MAX_DEPTH 32
 int ws_dispatch(ws_conn *c, const ws_handler *table, size_t count,
                 const uint8_t *text, size_t len);
 /* Sends {"type": type, "payload": payload}; steals the payload
@@ -302,7 +308,10 @@ enum {
 ws_outbox *ws_outbox_new(size_t limit_bytes);
 void ws_outbox_free(ws_outbox *o);
 /* Queues f (takes a reference). unbounded: the connection's own replies,
- * which are throttled by not reading instead of by the bound. */
+ * which are throttled by not reading instead of by the bound. An empty
+ * outbox takes one frame of any size: a frame alone never means the
+ * peer is too slow (senders that must not exceed the bound check
+ * ws_outbox_limit themselves, as the broadcast endpoints do). */
 int ws_outbox_push(ws_outbox *o, ws_frame *f, uint64_t latest_key,
                    bool unbounded);
 /* Closes the outbox: if drop_unsent, drops every frame not yet started
@@ -314,6 +323,7 @@ void ws_outbox_close(ws_outbox *o, ws_frame *last, bool drop_unsent);
  * (exact for frames it queued itself). */
 bool ws_outbox_is_empty(ws_outbox *o);
 size_t ws_outbox_bytes(ws_outbox *o);   /* unsent bytes */
+size_t ws_outbox_limit(ws_outbox *o);   /* the bound given to ws_outbox_new */
 size_t ws_outbox_count(ws_outbox *o);   /* frames not fully written */
 /* Fills iov with up to max unsent pieces, oldest first. Returns the count. */
 int ws_outbox_peek(ws_outbox *o, struct iovec *iov, int max);

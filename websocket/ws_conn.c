@@ -47,6 +47,12 @@
 #define WS_DIRECT_MAX 4096          /* own replies up to this use wbuf      */
 #define WS_WBUF_MIN 4096
 #define WS_CLOSE_TIMEOUT_MS 2000    /* closing handshake, then TCP close    */
+/* Wake-up coalescing (see coalesce_wakes): when other threads queue more
+ * than WS_BUSY_SENDS frames per second in all, connection threads write
+ * what others queued for them every WS_COALESCE_MS instead of at once. */
+#define WS_COALESCE_MS 30
+#define WS_BUSY_SENDS 20000
+#define WS_RATE_WINDOW_MS 20
 
 enum conn_state {
     ST_OPEN,      /* messages flow                                          */
@@ -68,13 +74,14 @@ struct ws_conn {
     atomic_bool open;              /* false once closing began            */
     atomic_bool wake_pending;      /* a wake-up was sent, not yet seen    */
     atomic_int close_req_code;     /* close asked by another thread       */
+    atomic_bool overflowed;        /* ... because the outbox overflowed   */
     _Atomic(ws_frame *) close_req_frame;
     uint64_t id;
     const ws_endpoint *ep;
     void *user;
     ws_outbox *outbox;
     pthread_mutex_t wake_lock;     /* guards thread and serving           */
-    pthread_t thread;              /* the connection's thread ...         */
+    pid_t thread;                  /* the connection's thread ...         */
     bool serving;                  /* ... while it is in ws_conn_serve    */
     size_t outbox_limit;
     /* the connection's thread only */
@@ -88,6 +95,7 @@ struct ws_conn {
     int close_code;
     bool shutdown_seen, fin_sent, ping_sent;
     int64_t last_rx_ms, deadline_ms, stalled_since_ms;
+    int64_t deaf_until_ms;         /* wake-ups ignored until then (busy)  */
 };
 
 /* The connection served by the calling thread, if any. */
@@ -137,6 +145,7 @@ ws_conn *ws_conn_new(uint64_t id, const ws_endpoint *ep)
     atomic_init(&c->open, true);
     atomic_init(&c->wake_pending, false);
     atomic_init(&c->close_req_code, 0);
+    atomic_init(&c->overflowed, false);
     atomic_init(&c->close_req_frame, NULL);
     c->id = id;
     c->ep = ep;
@@ -183,6 +192,39 @@ const char *ws_conn_query(const ws_conn *c)
 
 /* ---- sending (any thread) -------------------------------------------- */
 
+/* ---- wake-up coalescing ------------------------------------------------
+ * Each wake-up costs a context switch, and on a busy server (a broadcast
+ * to 1,000 players, 100 times a second) those switches are most of the
+ * work. So the server counts the frames threads queue for each other;
+ * above WS_BUSY_SENDS a second it is "busy", and a connection thread that
+ * gets a wake-up goes "deaf" instead of writing at once: it leaves
+ * wake_pending set, so senders queue without signalling, and every
+ * WS_COALESCE_MS (a timer, not a signal) writes all that queued up in one
+ * writev, for as long as frames keep coming. Latency grows by at most
+ * WS_COALESCE_MS, and only under that load; a quiet server writes at once.
+ * Shared state: the three atomics below, any thread, no lock. */
+static atomic_llong wakes_in_window;
+static atomic_llong window_start_ms;
+static atomic_bool server_busy;
+
+static void count_wake(void)
+{
+    atomic_fetch_add_explicit(&wakes_in_window, 1, memory_order_relaxed);
+}
+
+/* Called by connection threads now and then: closes the rate window. */
+static bool coalesce_wakes(int64_t now)
+{
+    long long start = atomic_load_explicit(&window_start_ms, memory_order_relaxed);
+    if (now - start >= WS_RATE_WINDOW_MS &&
+        atomic_compare_exchange_strong(&window_start_ms, &start, now)) {
+        long long n = atomic_exchange(&wakes_in_window, 0);
+        bool busy = n * 1000 / (now - start) > WS_BUSY_SENDS;
+        atomic_store_explicit(&server_busy, busy, memory_order_relaxed);
+    }
+    return atomic_load_explicit(&server_busy, memory_order_relaxed);
+}
+
 /* Wakes the connection's thread; one signal per wake-up however many
  * frames were queued before it looked. wake_lock makes sure the thread is
  * still serving (a pthread_t of an exited thread must not be used). */
@@ -199,7 +241,7 @@ static void wake(ws_conn *c)
 static void set_serving(ws_conn *c, bool serving)
 {
     pthread_mutex_lock(&c->wake_lock);
-    c->thread = pthread_self();
+    c->thread = srv_thread_id();
     c->serving = serving;
     pthread_mutex_unlock(&c->wake_lock);
 }
@@ -266,13 +308,15 @@ int ws_send_frame(ws_conn *c, ws_frame *f, uint64_t latest_key)
     switch (ws_outbox_push(c->outbox, f, latest_key, own)) {
     case WS_OUTBOX_QUEUED:
     case WS_OUTBOX_REPLACED:
-        if (!own)
+        if (!own) {
+            count_wake();
             wake(c);
+        }
         return WS_SEND_OK;
     case WS_OUTBOX_FULL:
-        srv_log(SRV_LOG_WARN, c->id,
-                "websocket outbox over %zu bytes (client not reading): closing with 1008",
-                c->outbox_limit);
+        /* Logged by the connection's own thread (take_close_request):
+         * the caller may hold the hub lock, and a log write can block. */
+        atomic_store(&c->overflowed, true);
         ws_close(c, WS_CLOSE_POLICY, "outbox full: client too slow");
         return WS_SEND_CLOSED;
     case WS_OUTBOX_NOMEM:
@@ -336,6 +380,10 @@ static void take_close_request(ws_conn *c)
     int code = atomic_load(&c->close_req_code);
     if (code == 0 || c->state != ST_OPEN)
         return;
+    if (atomic_load(&c->overflowed))
+        srv_log(SRV_LOG_WARN, c->id,
+                "websocket outbox over %zu bytes (client not reading): closing with 1008",
+                c->outbox_limit);
     ws_frame *f = atomic_exchange(&c->close_req_frame, NULL);
     if (!f)
         f = ws_frame_new_close(code, NULL);
@@ -470,7 +518,9 @@ static int wait_events(ws_conn *c, int want, int timeout_ms)
      * the closing handshake waiting on the socket alone. */
     if (c->shutdown_seen)
         want |= SRV_POLL_NO_SHUTDOWN;
-    return srv_conn_poll(c->sc, want | SRV_POLL_WAKE_SIGNAL, -1, timeout_ms);
+    if (!c->deaf_until_ms) /* while deaf, a wake-up signal stays pending */
+        want |= SRV_POLL_WAKE_SIGNAL;
+    return srv_conn_poll(c->sc, want, -1, timeout_ms);
 }
 
 /* Milliseconds until the next timer (-1 = none). */
@@ -489,6 +539,8 @@ static int next_timeout(ws_conn *c, int64_t now)
     }
     if (c->stalled_since_ms && c->stalled_since_ms + k->write_timeout_ms < when)
         when = c->stalled_since_ms + k->write_timeout_ms;
+    if (c->deaf_until_ms && c->deaf_until_ms < when)
+        when = c->deaf_until_ms;
     if (when == INT64_MAX)
         return -1;
     return when <= now ? 0 : when - now > INT_MAX ? INT_MAX : (int)(when - now);
@@ -533,12 +585,54 @@ static void handle_wake(ws_conn *c)
     take_close_request(c);
 }
 
+/* A wake-up arrived. On a busy server, keep wake_pending set (senders
+ * then queue without signalling) and go deaf: what was queued is written
+ * when the deaf period ends. Returns true when writing is deferred. */
+static bool on_wake(ws_conn *c, int64_t now)
+{
+    if (!coalesce_wakes(now)) {
+        handle_wake(c);
+        return false;
+    }
+    take_close_request(c);
+    if (!c->deaf_until_ms)
+        c->deaf_until_ms = now + WS_COALESCE_MS;
+    return true;
+}
+
+/* The deaf period is over: what queued up meanwhile is written by this
+ * step. While frames keep coming on a busy server, stay deaf for another
+ * period (no signal is needed to wake us: the timer does). Returns true
+ * if a period ended now. */
+static bool end_deaf_period(ws_conn *c, int64_t now)
+{
+    if (!c->deaf_until_ms || now < c->deaf_until_ms)
+        return false;
+    take_close_request(c);
+    if (coalesce_wakes(now) && !ws_outbox_is_empty(c->outbox)) {
+        c->deaf_until_ms = now + WS_COALESCE_MS;
+    } else {
+        c->deaf_until_ms = 0;
+        handle_wake(c);
+    }
+    return true;
+}
+
+/* Whether the loop must wait for the socket to be writable: output of
+ * our own, a write that is under way, or (unless deaf) queued frames. */
+static bool wants_write(ws_conn *c)
+{
+    if (c->wlen > c->woff || c->stalled_since_ms)
+        return true;
+    return !c->deaf_until_ms && !ws_outbox_is_empty(c->outbox);
+}
+
 static void conn_step(ws_conn *c)
 {
     int want = SRV_POLL_READ;
     if (c->state != ST_LINGER && output_bytes(c) >= c->outbox_limit)
         want = 0; /* the peer is not reading our replies: stop reading its requests */
-    if (has_output(c))
+    if (wants_write(c))
         want |= SRV_POLL_WRITE;
 
     int ev = wait_events(c, want, next_timeout(c, now_ms()));
@@ -546,21 +640,22 @@ static void conn_step(ws_conn *c)
         c->state = ST_DONE;
         return;
     }
-    if (ev & SRV_POLL_WAKE)
-        handle_wake(c);
+    int64_t now = now_ms();
+    bool deferred = (ev & SRV_POLL_WAKE) && on_wake(c, now);
+    bool deaf_ended = end_deaf_period(c, now);
     if ((ev & SRV_POLL_SHUTDOWN) && !c->shutdown_seen) {
         c->shutdown_seen = true;
         begin_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
     }
     if (ev & SRV_POLL_READ)
         read_input(c);
-    if (c->state != ST_DONE && has_output(c))
+    if (c->state != ST_DONE && has_output(c) && (!deferred || deaf_ended || wants_write(c)))
         flush_output(c);
     if (c->state == ST_LINGER)
         send_fin(c);
     if (c->state != ST_DONE)
         check_timers(c);
-    if (ev == SRV_POLL_TIMEOUT)
+    if (ev == SRV_POLL_TIMEOUT && !deaf_ended)
         release_idle_buffers(c);
 }
 

@@ -8,6 +8,12 @@
  *   {"type":"error","payload":{"code":"bad_json","message":"..."}}
  * and may go on. Codes: bad_json, not_object, no_type, unknown_type.
  *
+ * jansson parses recursively, one call level per nested array or object,
+ * and a connection thread has a small stack (server.h): a few kilobytes
+ * of "[[[[..." would overflow it. So a cheap scan measures the nesting
+ * first, and text nested deeper than WS_JSON_MAX_DEPTH is refused as
+ * bad_json before jansson sees it.
+ *
  * No shared state: everything here runs on the caller's thread (ws_send*
  * are safe from any thread).
  */
@@ -85,9 +91,42 @@ static const ws_handler *find_handler(const ws_handler *table, size_t count,
     return NULL;
 }
 
+/* True if arrays and objects in text nest deeper than max. Brackets
+ * inside strings do not count; an escaped character (\" or \\) never
+ * ends a string. The scan tokenizes strings as a JSON parser does, so
+ * the parser can never go deeper than what it measures. */
+static bool nested_deeper_than(const uint8_t *text, size_t len, size_t max)
+{
+    size_t depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = text[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++; /* skip the escaped character */
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > max)
+                return true;
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
+}
+
 int ws_dispatch(ws_conn *c, const ws_handler *table, size_t count,
                 const uint8_t *text, size_t len)
 {
+    if (nested_deeper_than(text, len, WS_JSON_MAX_DEPTH)) {
+        char why[100];
+        snprintf(why, sizeof why, "JSON nested deeper than %d levels", WS_JSON_MAX_DEPTH);
+        ws_send_error(c, "bad_json", why);
+        return -1;
+    }
     json_error_t jerr;
     json_t *msg = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!msg) {

@@ -11,6 +11,13 @@
  *             {"type":"say","payload":{"room":"r","text":"hi"}}
  *                 -> every member gets said {room, from, text}
  *             {"type":"echo","payload":anything}       -> echo (same payload)
+ *           A client is in at most WS_HUB_MAX_GROUPS rooms (too_many_rooms).
+ *
+ * A broadcast must fit in one member's outbox bound (ws_outbox_bytes):
+ * a bigger one would get every member that still has anything queued
+ * closed as "too slow" because of one sender. So /chat closes the sender
+ * of such a message with 1009 and the lobby answers too_big; nobody else
+ * notices.
  *
  * Other code (game/) adds its endpoints with ws_endpoint_register before
  * the server starts.
@@ -84,6 +91,13 @@ static const ws_endpoint echo_endpoint = {
     .on_message = echo_message,
 };
 
+/* True if frame f fits in c's outbox bound, so it may be broadcast to
+ * c's peers (every connection has the same bound). */
+static bool fits_broadcast(ws_conn *c, const ws_frame *f)
+{
+    return ws_frame_size(f) <= ws_outbox_limit(ws_conn_outbox(c));
+}
+
 /* ---- /chat ------------------------------------------------------------ */
 
 #define CHAT_GROUP "chat"
@@ -100,8 +114,17 @@ static void chat_message(ws_conn *c, int opcode, const uint8_t *data, size_t len
         ws_close(c, WS_CLOSE_UNSUPPORTED, "chat takes text messages only");
         return;
     }
-    if (ws_hub_broadcast(CHAT_GROUP, WS_OP_TEXT, data, len, NULL, 0) < 0)
+    ws_frame *f = ws_frame_new(WS_OP_TEXT, data, len);
+    if (!f) {
         ws_close(c, WS_CLOSE_INTERNAL, "out of memory");
+    } else if (!fits_broadcast(c, f)) {
+        srv_log(SRV_LOG_INFO, ws_conn_id(c),
+                "chat message of %zu bytes is over the outbox bound: closing with 1009", len);
+        ws_close(c, WS_CLOSE_TOO_BIG, "message too big for the chat");
+    } else {
+        ws_hub_broadcast_frame(CHAT_GROUP, f, NULL, 0);
+    }
+    ws_frame_unref(f);
 }
 
 static const ws_endpoint chat_endpoint = {
@@ -112,26 +135,41 @@ static const ws_endpoint chat_endpoint = {
 
 /* ---- /lobby ----------------------------------------------------------- */
 
+#define LOBBY_PREFIX "lobby:"
+/* The longest room name in bytes: its hub group is "lobby:<room>". */
+#define LOBBY_ROOM_MAX (WS_GROUP_NAME_MAX - (sizeof LOBBY_PREFIX - 1))
+
 /* The hub group of a lobby room, or NULL (error sent) if the payload has
- * no usable "room". */
-static const char *lobby_room(ws_conn *c, json_t *payload, char *group, size_t size)
+ * no usable "room". group has WS_GROUP_NAME_MAX + 1 bytes. */
+static const char *lobby_room(ws_conn *c, json_t *payload, char *group)
 {
     const char *room = json_string_value(json_object_get(payload, "room"));
-    if (!room || !room[0] || strlen(room) + sizeof "lobby:" > size) {
-        ws_send_error(c, "bad_payload", "payload needs a \"room\" name of 1 to 50 characters");
+    if (!room || !room[0] || strlen(room) > LOBBY_ROOM_MAX) {
+        char why[100];
+        snprintf(why, sizeof why, "payload needs a \"room\" name of 1 to %zu bytes",
+                 (size_t)LOBBY_ROOM_MAX);
+        ws_send_error(c, "bad_payload", why);
         return NULL;
     }
-    snprintf(group, size, "lobby:%s", room);
+    snprintf(group, WS_GROUP_NAME_MAX + 1, LOBBY_PREFIX "%s", room);
     return room;
 }
 
 static void lobby_join(ws_conn *c, json_t *payload)
 {
     char group[WS_GROUP_NAME_MAX + 1];
-    const char *room = lobby_room(c, payload, group, sizeof group);
+    const char *room = lobby_room(c, payload, group);
     if (!room)
         return;
-    if (ws_hub_join(c, group) < 0) {
+    int rc = ws_hub_join(c, group);
+    if (rc == WS_HUB_TOO_MANY) {
+        char why[100];
+        snprintf(why, sizeof why, "a client may be in at most %d rooms: leave one first",
+                 WS_HUB_MAX_GROUPS);
+        ws_send_error(c, "too_many_rooms", why);
+        return;
+    }
+    if (rc != WS_HUB_OK) {
         ws_send_error(c, "join_failed", "could not join the room");
         return;
     }
@@ -142,7 +180,7 @@ static void lobby_join(ws_conn *c, json_t *payload)
 static void lobby_leave(ws_conn *c, json_t *payload)
 {
     char group[WS_GROUP_NAME_MAX + 1];
-    const char *room = lobby_room(c, payload, group, sizeof group);
+    const char *room = lobby_room(c, payload, group);
     if (!room)
         return;
     ws_hub_leave(c, group);
@@ -152,7 +190,7 @@ static void lobby_leave(ws_conn *c, json_t *payload)
 static void lobby_say(ws_conn *c, json_t *payload)
 {
     char group[WS_GROUP_NAME_MAX + 1];
-    const char *room = lobby_room(c, payload, group, sizeof group);
+    const char *room = lobby_room(c, payload, group);
     if (!room)
         return;
     json_t *text = json_object_get(payload, "text");
@@ -167,8 +205,16 @@ static void lobby_say(ws_conn *c, json_t *payload)
     ws_frame *f = ws_json_frame("said", json_pack("{s:s, s:I, s:O}", "room", room,
                                                   "from", (json_int_t)ws_conn_id(c),
                                                   "text", text));
-    if (f)
+    if (!f) {
+        ws_send_error(c, "internal", "out of memory");
+    } else if (!fits_broadcast(c, f)) {
+        char why[100];
+        snprintf(why, sizeof why, "a \"said\" packet may be at most %zu bytes",
+                 ws_outbox_limit(ws_conn_outbox(c)));
+        ws_send_error(c, "too_big", why);
+    } else {
         ws_hub_broadcast_frame(group, f, NULL, 0);
+    }
     ws_frame_unref(f);
 }
 

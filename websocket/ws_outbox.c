@@ -13,7 +13,14 @@
  * The bound: a push that would take the unsent bytes past `limit` either
  * replaces an older unsent frame with the same "latest state" key, or
  * fails with WS_OUTBOX_FULL and closes the outbox; the caller then closes
- * the connection with 1008. A push never blocks on I/O.
+ * the connection with 1008. An empty outbox takes any one frame, however
+ * big: a peer with nothing pending is not slow. A push never blocks on I/O.
+ *
+ * A frame of which any byte went to the socket is never replaced nor
+ * dropped (the stream would be cut mid-frame). Two things protect it:
+ * `head_sent` (bytes of the head frame written, kept across consumes)
+ * and `started` (frames handed out by a peek whose write is still in
+ * progress).
  *
  * Shared state and its lock:
  *   ws_frame.refs      atomic, no lock
@@ -151,10 +158,23 @@ static int grow(ws_outbox *o)
     return 0;
 }
 
-/* Replaces the newest unsent frame with this key. Returns true if found. */
+/* The first slot no byte of which may have reached the socket: slots
+ * before it are being written (last peek) or partly written. Caller
+ * holds the lock. */
+static size_t first_untouched(const ws_outbox *o)
+{
+    size_t n = o->started;
+    if (n == 0 && o->count > 0 && o->head_sent > 0)
+        n = 1;
+    return n;
+}
+
+/* Replaces the newest untouched frame with this key. Returns true if
+ * found. */
 static bool replace_latest(ws_outbox *o, ws_frame *f, uint64_t key)
 {
-    for (size_t i = o->count; i-- > o->started;) {
+    size_t first = first_untouched(o);
+    for (size_t i = o->count; i-- > first;) {
         outbox_slot *s = slot_at(o, i);
         if (s->key != key)
             continue;
@@ -176,12 +196,10 @@ static void append(ws_outbox *o, ws_frame *f, uint64_t key)
     atomic_store_explicit(&o->count_hint, o->count, memory_order_relaxed);
 }
 
-/* Releases every frame not handed out yet. Caller holds the lock. */
+/* Releases every untouched frame. Caller holds the lock. */
 static void drop_unstarted(ws_outbox *o)
 {
-    size_t keep = o->started;
-    if (keep == 0 && o->count > 0 && o->head_sent > 0)
-        keep = 1;
+    size_t keep = first_untouched(o);
     for (size_t i = keep; i < o->count; i++) {
         outbox_slot *s = slot_at(o, i);
         o->bytes -= s->frame->size;
@@ -198,7 +216,7 @@ int ws_outbox_push(ws_outbox *o, ws_frame *f, uint64_t latest_key, bool unbounde
     pthread_mutex_lock(&o->lock);
     if (o->closed) {
         rc = WS_OUTBOX_CLOSED;
-    } else if (!unbounded && o->bytes + f->size > o->limit) {
+    } else if (!unbounded && o->count > 0 && o->bytes + f->size > o->limit) {
         if (latest_key && replace_latest(o, f, latest_key)) {
             rc = WS_OUTBOX_REPLACED;
         } else {
@@ -238,6 +256,11 @@ size_t ws_outbox_bytes(ws_outbox *o)
     size_t n = o->bytes;
     pthread_mutex_unlock(&o->lock);
     return n;
+}
+
+size_t ws_outbox_limit(ws_outbox *o)
+{
+    return o->limit; /* set at creation, never changed */
 }
 
 size_t ws_outbox_count(ws_outbox *o)

@@ -11,7 +11,10 @@
  *   - a refused message (-1) got exactly one {"type":"error"} packet
  *     whose payload has a string code and message;
  *   - an "echo" message got exactly one reply whose payload equals the
- *     payload that was sent (JSON null when absent).
+ *     payload that was sent (JSON null when absent);
+ *   - a handled message nests at most WS_JSON_MAX_DEPTH levels (the
+ *     dispatcher's pre-scan never under-counts: deeper input would
+ *     overflow a connection thread's small stack inside jansson).
  * The "join" handler exercises the hub with a group name from the input.
  */
 #include "fuzz.h"
@@ -102,6 +105,26 @@ static const char *reply_type(const replies *r, int i)
     return json_string_value(json_object_get(r->msgs[i], "type"));
 }
 
+/* Levels of arrays and objects in j (a scalar is 0). */
+static size_t json_depth(json_t *j)
+{
+    size_t deepest = 0, d;
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++)
+            if ((d = json_depth(json_array_get(j, i))) > deepest)
+                deepest = d;
+    } else if (json_is_object(j)) {
+        const char *key;
+        json_t *value;
+        json_object_foreach(j, key, value)
+            if ((d = json_depth(value)) > deepest)
+                deepest = d;
+    } else {
+        return 0;
+    }
+    return deepest + 1;
+}
+
 static void check_replies(const replies *r, int rc, const uint8_t *data,
                           size_t size)
 {
@@ -116,6 +139,7 @@ static void check_replies(const replies *r, int rc, const uint8_t *data,
     json_t *msg = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES,
                              NULL);
     FUZZ_CHECK(msg != NULL);
+    FUZZ_CHECK(json_depth(msg) <= WS_JSON_MAX_DEPTH);
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (strcmp(type, "echo") == 0) {
         FUZZ_CHECK(r->count == 1 && strcmp(reply_type(r, 0), "echo") == 0);

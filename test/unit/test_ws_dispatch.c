@@ -8,6 +8,8 @@
 #include "../../websocket/websocket.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +132,78 @@ static void test_unknown_type_is_quoted_safely(void)
     ws_conn_unref(c);
 }
 
+/* {"type":"greet","payload":<depth - 1 nested arrays>}: depth levels. */
+static char *nested_greet(int depth)
+{
+    size_t cap = 64 + 2 * (size_t)depth;
+    char *text = malloc(cap);
+    size_t n = (size_t)snprintf(text, cap, "{\"type\":\"greet\",\"payload\":");
+    for (int i = 1; i < depth; i++)
+        text[n++] = '[';
+    for (int i = 1; i < depth; i++)
+        text[n++] = ']';
+    strcpy(text + n, "}");
+    return text;
+}
+
+static void test_nesting_limit(void)
+{
+    ws_conn *c = ws_conn_new(4, &test_ep);
+    greet_calls = 0;
+    char *ok = nested_greet(WS_JSON_MAX_DEPTH), *deep = nested_greet(WS_JSON_MAX_DEPTH + 1);
+    CU_ASSERT_EQUAL(feed(c, ok), 0);
+    CU_ASSERT_EQUAL(greet_calls, 1);
+    json_decref(next_packet(c));
+    CU_ASSERT_EQUAL(feed(c, deep), -1);
+    expect_error(c, "bad_json");
+    CU_ASSERT_EQUAL(greet_calls, 1);
+    free(ok);
+    free(deep);
+
+    /* Brackets in strings do not count, escaped quotes do not end them. */
+    char text[400];
+    char brackets[200];
+    memset(brackets, '[', sizeof brackets - 1);
+    brackets[sizeof brackets - 1] = '\0';
+    snprintf(text, sizeof text, "{\"type\":\"greet\",\"payload\":\"\\\"%s\\\\\"}", brackets);
+    CU_ASSERT_EQUAL(feed(c, text), 0);
+    CU_ASSERT_EQUAL(greet_calls, 2);
+    json_decref(next_packet(c));
+    CU_ASSERT(ws_conn_is_open(c));
+    ws_conn_unref(c);
+}
+
+/* A connection thread's stack is small: very deep input must be refused
+ * without recursing. Runs the dispatcher on a 128 KiB stack. */
+static void *dispatch_deep(void *arg)
+{
+    ws_conn *c = arg;
+    size_t len = 200000;
+    char *text = malloc(len + 1);
+    memset(text, '[', len / 2);
+    memset(text + len / 2, ']', len / 2);
+    text[len] = '\0';
+    intptr_t rc = ws_dispatch(c, handlers, 1, (const uint8_t *)text, len);
+    free(text);
+    return (void *)rc;
+}
+
+static void test_deep_input_on_small_stack(void)
+{
+    ws_conn *c = ws_conn_new(5, &test_ep);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    pthread_t t;
+    void *rc = NULL;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, &attr, dispatch_deep, c), 0);
+    pthread_join(t, &rc);
+    pthread_attr_destroy(&attr);
+    CU_ASSERT_EQUAL((intptr_t)rc, -1);
+    expect_error(c, "bad_json");
+    ws_conn_unref(c);
+}
+
 static void test_json_frame(void)
 {
     ws_frame *f = ws_json_frame("said", json_pack("{s:s}", "text", "hi"));
@@ -155,5 +229,7 @@ UNIT_SUITE(ws_dispatch) {
     CU_add_test(s, "handler called with payload", test_handler_called);
     CU_add_test(s, "errors keep the connection", test_errors_keep_connection);
     CU_add_test(s, "unknown type quoted safely", test_unknown_type_is_quoted_safely);
+    CU_add_test(s, "nesting limit", test_nesting_limit);
+    CU_add_test(s, "deep input on a small stack", test_deep_input_on_small_stack);
     CU_add_test(s, "json frame", test_json_frame);
 }

@@ -67,6 +67,73 @@ static void test_join_leave(void)
     ws_conn_unref(b);
 }
 
+/* A connection is in at most WS_HUB_MAX_GROUPS groups; leaving one makes
+ * room again, and the cap is per connection. */
+static void test_groups_per_connection_capped(void)
+{
+    ws_conn *a = ws_conn_new(3, &test_ep), *b = ws_conn_new(4, &test_ep);
+    char name[32];
+    for (int i = 0; i < WS_HUB_MAX_GROUPS; i++) {
+        snprintf(name, sizeof name, "cap-%d", i);
+        CU_ASSERT_EQUAL(ws_hub_join(a, name), WS_HUB_OK);
+    }
+    CU_ASSERT_EQUAL(ws_hub_join(a, "cap-one-more"), WS_HUB_TOO_MANY);
+    CU_ASSERT_EQUAL(ws_hub_size("cap-one-more"), 0);      /* not created */
+    CU_ASSERT_EQUAL(ws_hub_join(a, "cap-0"), WS_HUB_OK);  /* already in: no-op */
+    CU_ASSERT_EQUAL(ws_hub_join(b, "cap-one-more"), WS_HUB_OK);
+
+    ws_hub_leave(a, "cap-3");
+    CU_ASSERT_EQUAL(ws_hub_join(a, "cap-one-more"), WS_HUB_OK);
+    CU_ASSERT_EQUAL(ws_hub_size("cap-one-more"), 2);
+    CU_ASSERT_EQUAL(ws_hub_join(a, "cap-3"), WS_HUB_TOO_MANY);
+    CU_ASSERT(ws_hub_is_member(a, "cap-15"));
+    CU_ASSERT_FALSE(ws_hub_is_member(a, "cap-3"));
+
+    ws_hub_leave_all(a);
+    for (int i = 0; i < WS_HUB_MAX_GROUPS; i++) {
+        snprintf(name, sizeof name, "cap-%d", i);
+        CU_ASSERT_EQUAL(ws_hub_size(name), 0);
+    }
+    CU_ASSERT_EQUAL(ws_hub_size("cap-one-more"), 1);
+    ws_hub_leave_all(b);
+    CU_ASSERT_EQUAL(ws_hub_size("cap-one-more"), 0);
+    ws_conn_unref(a);
+    ws_conn_unref(b);
+}
+
+/* Many groups at once (the tables grow): each is found, with the right
+ * members, and all are gone after leave-all. */
+#define MANY_CONNS 500
+static void test_many_groups(void)
+{
+    static ws_conn *c[MANY_CONNS];
+    char name[32];
+    for (int i = 0; i < MANY_CONNS; i++) {
+        c[i] = ws_conn_new((uint64_t)i + 1000, &test_ep);
+        for (int g = 0; g < WS_HUB_MAX_GROUPS; g++) {
+            snprintf(name, sizeof name, "many-%d", (i * 7 + g) % 3000);
+            CU_ASSERT_EQUAL(ws_hub_join(c[i], name), WS_HUB_OK);
+        }
+    }
+    size_t total = 0;
+    for (int n = 0; n < 3000; n++) {
+        snprintf(name, sizeof name, "many-%d", n);
+        total += ws_hub_size(name);
+    }
+    CU_ASSERT_EQUAL(total, (size_t)MANY_CONNS * WS_HUB_MAX_GROUPS);
+    snprintf(name, sizeof name, "many-%d", (10 * 7 + 5) % 3000);
+    CU_ASSERT(ws_hub_is_member(c[10], name));
+    CU_ASSERT_FALSE(ws_hub_is_member(c[11], "many-2999"));
+    for (int i = 0; i < MANY_CONNS; i++) {
+        ws_hub_leave_all(c[i]);
+        ws_conn_unref(c[i]);
+    }
+    for (int n = 0; n < 3000; n++) {
+        snprintf(name, sizeof name, "many-%d", n);
+        CU_ASSERT_EQUAL(ws_hub_size(name), 0);
+    }
+}
+
 static void test_broadcast_shares_one_frame(void)
 {
     ws_conn *m[3];
@@ -197,6 +264,8 @@ static void test_concurrent_use(void)
 UNIT_SUITE(ws_hub) {
     CU_pSuite s = CU_add_suite("ws_hub", NULL, NULL);
     CU_add_test(s, "join and leave", test_join_leave);
+    CU_add_test(s, "groups per connection are capped", test_groups_per_connection_capped);
+    CU_add_test(s, "many groups", test_many_groups);
     CU_add_test(s, "broadcast shares one frame", test_broadcast_shares_one_frame);
     CU_add_test(s, "a non-reader is closed with 1008", test_non_reader_is_closed);
     CU_add_test(s, "latest-state broadcast skips frames", test_latest_state_broadcast);

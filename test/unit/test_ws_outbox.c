@@ -180,6 +180,84 @@ static void test_bound_keeps_partly_written_frame(void)
     ws_outbox_free(o);
 }
 
+/* A frame bigger than the bound is queued when nothing else is: alone it
+ * says nothing about the peer being slow. A second one is over. */
+static void test_empty_outbox_takes_a_big_frame(void)
+{
+    ws_outbox *o = ws_outbox_new(10);
+    ws_frame *big = text_frame("more than ten bytes"), *small = text_frame("x");
+    CU_ASSERT_EQUAL(ws_outbox_push(o, big, 0, false), WS_OUTBOX_QUEUED);
+    CU_ASSERT_EQUAL(ws_outbox_bytes(o), 21);
+    CU_ASSERT_EQUAL(ws_outbox_push(o, small, 0, false), WS_OUTBOX_FULL);
+    ws_outbox_free(o);
+
+    /* Once it is written, the next big frame is welcome again. */
+    o = ws_outbox_new(10);
+    ws_outbox_push(o, big, 0, false);
+    char out[32];
+    drain_payloads(o, out, sizeof out);
+    CU_ASSERT_STRING_EQUAL(out, "more than ten bytes");
+    CU_ASSERT_EQUAL(ws_outbox_push(o, big, 0, false), WS_OUTBOX_QUEUED);
+    CU_ASSERT_EQUAL(ws_outbox_limit(o), 10);
+    ws_outbox_free(o);
+    ws_frame_unref(big);
+    ws_frame_unref(small);
+}
+
+/* A partly written frame is never replaced by a newer "latest state",
+ * even after the consume that ended the write (the next peek must go on
+ * with the rest of the same frame). */
+static void test_partly_written_frame_not_replaced(void)
+{
+    char payload[61];
+    memset(payload, 'k', 60);
+    payload[60] = '\0';
+    ws_frame *k1 = text_frame(payload);                 /* 62 bytes */
+    ws_frame *other = text_frame("twenty-two byte frame!"); /* 24 bytes */
+    ws_frame *k2 = text_frame("new state!");            /* 12 bytes */
+    CU_ASSERT_EQUAL_FATAL(ws_frame_size(k1), 62);
+    CU_ASSERT_EQUAL_FATAL(ws_frame_size(other), 24);
+    CU_ASSERT_EQUAL_FATAL(ws_frame_size(k2), 12);
+
+    ws_outbox *o = ws_outbox_new(64);
+    CU_ASSERT_EQUAL(ws_outbox_push(o, k1, 7, false), WS_OUTBOX_QUEUED);
+    struct iovec iov[4];
+    CU_ASSERT_EQUAL(ws_outbox_peek(o, iov, 4), 1);
+    ws_outbox_consume(o, 30);                           /* 32 bytes left */
+    CU_ASSERT_EQUAL(ws_outbox_push(o, other, 0, false), WS_OUTBOX_QUEUED);
+    /* 32 + 24 + 12 > 64, and no untouched frame has key 7: full. */
+    CU_ASSERT_EQUAL(ws_outbox_push(o, k2, 7, false), WS_OUTBOX_FULL);
+
+    CU_ASSERT_EQUAL(ws_outbox_bytes(o), 32);
+    CU_ASSERT_EQUAL_FATAL(ws_outbox_peek(o, iov, 4), 1);
+    CU_ASSERT_EQUAL(iov[0].iov_len, 32);
+    CU_ASSERT_PTR_EQUAL(iov[0].iov_base, ws_frame_bytes(k1) + 30);
+    ws_outbox_consume(o, 32);
+    CU_ASSERT(ws_outbox_is_empty(o));
+    CU_ASSERT_EQUAL(ws_outbox_bytes(o), 0);
+
+    /* Behind a partly written frame, an untouched one with the key is
+     * still replaced. */
+    ws_outbox *o2 = ws_outbox_new(64);
+    ws_outbox_push(o2, other, 0, false);
+    ws_outbox_peek(o2, iov, 4);
+    ws_outbox_consume(o2, 5);                           /* 19 bytes left */
+    CU_ASSERT_EQUAL(ws_outbox_push(o2, k2, 7, false), WS_OUTBOX_QUEUED);
+    CU_ASSERT_EQUAL(ws_outbox_push(o2, k1, 7, false), WS_OUTBOX_REPLACED);
+    CU_ASSERT_EQUAL(ws_outbox_bytes(o2), 19 + 62);
+    CU_ASSERT_EQUAL(ws_outbox_peek(o2, iov, 4), 2);
+    CU_ASSERT_EQUAL(iov[0].iov_len, 19);
+    CU_ASSERT_EQUAL(iov[1].iov_len, 62);
+    ws_outbox_consume(o2, 81);
+    CU_ASSERT(ws_outbox_is_empty(o2));
+
+    ws_outbox_free(o);
+    ws_outbox_free(o2);
+    ws_frame_unref(k1);
+    ws_frame_unref(other);
+    ws_frame_unref(k2);
+}
+
 static void test_unbounded_push(void)
 {
     ws_outbox *o = ws_outbox_new(4);
@@ -323,6 +401,8 @@ UNIT_SUITE(ws_outbox) {
     CU_add_test(s, "ring wraps and grows", test_ring_wraps_and_grows);
     CU_add_test(s, "bound closes the outbox", test_bound_closes);
     CU_add_test(s, "bound keeps a partly written frame", test_bound_keeps_partly_written_frame);
+    CU_add_test(s, "an empty outbox takes a big frame", test_empty_outbox_takes_a_big_frame);
+    CU_add_test(s, "a partly written frame is not replaced", test_partly_written_frame_not_replaced);
     CU_add_test(s, "unbounded push", test_unbounded_push);
     CU_add_test(s, "latest state replaces", test_latest_state_replaces);
     CU_add_test(s, "close with a last frame", test_close_with_last_frame);
