@@ -32,10 +32,14 @@
  * name, then by device and inode), so the new version would never load
  * while the old one is in use. And `cp new.so hello.so` rewrites the
  * inode that the old version is executing from. So each version is
- * copied to a unique name in a private directory (mkdtemp under $TMPDIR
- * or /tmp), dlopen'd from there, and the copy is unlinked at once: the
- * mapping keeps it alive, and nothing is left behind (unless the server
- * dies inside dlopen itself).
+ * copied to a unique name in a private directory, dlopen'd from there,
+ * and the copy is unlinked at once: the mapping keeps it alive, and
+ * nothing is left behind (unless the server dies inside dlopen itself;
+ * the empty directory is removed at exit).
+ * The directory (mkdtemp, mode 0700) is made next to the cgi dir, as
+ * .online-game-modules.XXXXXX: the cgi dir's filesystem must allow
+ * executing files (CGI scripts run from it), where /tmp is often mounted
+ * noexec. If that parent is not writable, $TMPDIR or /tmp is used.
  * The copy is checked first (module_elf.c): a truncated file would make
  * dlopen itself crash the server.
  * (dlopen of "/proc/self/fd/N" was rejected: N is reused, so the name can
@@ -48,12 +52,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <libgen.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,45 +182,59 @@ bool rt_methods_allow(const char *methods, const char *method)
 
 /* ---- loading one version ---- */
 
-/* Creates the private directory for copies once; "" if that failed. */
+/* private_dir_lock held: makes private_dir "<parent>/.online-game-
+ * modules.XXXXXX" (mkdtemp: a fresh name, mode 0700). Static buffers, not
+ * the stack: a connection thread's stack may be as small as 32 KiB. */
+static bool make_private_dir(const char *parent)
+{
+    int n = snprintf(private_dir, sizeof private_dir, "%s/.online-game-modules.XXXXXX",
+                     parent);
+    if (n > 0 && (size_t)n < sizeof private_dir && mkdtemp(private_dir) != NULL)
+        return true;
+    private_dir[0] = '\0';
+    return false;
+}
+
+/* Creates the private directory for copies once: next to the cgi dir,
+ * else in $TMPDIR or /tmp. Returns it, or "" if both failed. */
 static const char *copies_dir(void)
 {
+    static char parent[PATH_MAX];
     pthread_mutex_lock(&private_dir_lock);
     if (private_dir[0] == '\0') {
         const char *tmp = getenv("TMPDIR");
-        char templ[PATH_MAX];
-        snprintf(templ, sizeof templ, "%s/online-game-modules.XXXXXX",
-                 tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-        if (mkdtemp(templ) != NULL)
-            snprintf(private_dir, sizeof private_dir, "%s", templ);
+        snprintf(parent, sizeof parent, "%s", cgi_dir());
+        if (make_private_dir(dirname(parent)) ||
+            make_private_dir(tmp != NULL && tmp[0] == '/' ? tmp : "/tmp"))
+            srv_log(SRV_LOG_INFO, 0, "modules: private copies go to %s", private_dir);
         else
-            srv_log(SRV_LOG_ERROR, 0, "modules: cannot create %s: %s", templ,
-                    strerror(errno));
+            srv_log(SRV_LOG_ERROR, 0, "modules: cannot create a private directory beside "
+                    "%s or in %s: %s", cgi_dir(), tmp != NULL ? tmp : "/tmp", strerror(errno));
     }
     pthread_mutex_unlock(&private_dir_lock);
     return private_dir;
 }
 
-/* Copies the open file src_fd to a new file `to`. Returns the copy's
+/* Copies the open file src_fd to a new file `to`, in the kernel
+ * (sendfile: no buffer on this thread's small stack). Returns the copy's
  * descriptor (read-write), or -1 with errno. */
 static int copy_file(int src_fd, const char *to)
 {
     int out = open(to, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
     if (out < 0)
         return -1;
-    char buf[64 * 1024];
-    ssize_t n;
-    while ((n = read(src_fd, buf, sizeof buf)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || write(out, buf, (size_t)n) != n) {
-            int saved = n < 0 || errno != 0 ? errno : EIO;
+    off_t offset = 0;
+    for (;;) {
+        ssize_t n = sendfile(out, src_fd, &offset, 1 << 30);
+        if (n == 0)
+            return out;
+        if (n < 0 && errno != EINTR) {
+            int saved = errno;
             close(out);
             errno = saved;
             return -1;
         }
     }
-    return out;
 }
 
 /* Copies the module to `copy`, checks the copy and dlopens it. */
@@ -235,30 +255,36 @@ static void *load_copy(int src_fd, const char *copy, char *why, size_t why_size)
     return handle;
 }
 
-/* Opens real_path, records its identity and dlopens a private copy.
- * Returns the handle, or NULL with *why set (a log-ready reason). */
-static void *open_copy(const char *name, const char *real_path, file_id *id,
-                       char *why, size_t why_size)
+/* The paths and the reason of one load, on the heap: a connection
+ * thread's stack may be as small as 32 KiB, and dlopen needs some too. */
+typedef struct load_work {
+    char real[PATH_MAX]; /* the module file, resolved        */
+    char copy[PATH_MAX]; /* its private copy                 */
+    char why[512];       /* why it failed, for the log line  */
+} load_work;
+
+/* Opens w->real, records its identity and dlopens a private copy.
+ * Returns the handle, or NULL with w->why set (a log-ready reason). */
+static void *open_copy(const char *name, load_work *w, file_id *id)
 {
     const char *dir = copies_dir();
-    int fd = open(real_path, O_RDONLY | O_CLOEXEC);
+    int fd = open(w->real, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(why, why_size, "cannot open: %s", strerror(errno));
+        snprintf(w->why, sizeof w->why, "cannot open: %s", strerror(errno));
         if (fd >= 0)
             close(fd);
         return NULL;
     }
     *id = file_id_of(&st);
-    char copy[PATH_MAX];
-    int n = snprintf(copy, sizeof copy, "%s/%s.%lu.so", dir, name,
+    int n = snprintf(w->copy, sizeof w->copy, "%s/%s.%lu.so", dir, name,
                      atomic_fetch_add(&copy_counter, 1));
     void *handle = NULL;
-    if (dir[0] == '\0' || n < 0 || (size_t)n >= sizeof copy) {
-        snprintf(why, why_size, "no private directory for copies");
+    if (dir[0] == '\0' || n < 0 || (size_t)n >= sizeof w->copy) {
+        snprintf(w->why, sizeof w->why, "no private directory for copies");
     } else {
-        handle = load_copy(fd, copy, why, why_size);
-        unlink(copy);
+        handle = load_copy(fd, w->copy, w->why, sizeof w->why);
+        unlink(w->copy);
     }
     close(fd);
     return handle;
@@ -306,36 +332,45 @@ static const rt_module *check_descriptor(void *handle, char *why,
 static version *load_version(const char *name, uint64_t conn_id, file_id *id,
                              bool *declined)
 {
-    char file[RT_NAME_MAX + 8], real[PATH_MAX], why[512];
+    char file[RT_NAME_MAX + 8];
     snprintf(file, sizeof file, "%s.so", name);
     *declined = true;
-    if (rt_resolve_in_dir(cgi_dir(), file, real, sizeof real) != 0) {
+    load_work *w = malloc(sizeof *w);
+    if (w == NULL) {
+        *declined = false;
+        srv_log(SRV_LOG_ERROR, conn_id, "module %s: out of memory", name);
+        return NULL;
+    }
+    if (rt_resolve_in_dir(cgi_dir(), file, w->real, sizeof w->real) != 0) {
         if (errno != ENOENT)
             srv_log(SRV_LOG_WARN, conn_id, "module %s: not loaded: %s (outside %s "
                     "or not a regular file)", name, strerror(errno), cgi_dir());
+        free(w);
         return NULL;
     }
     *declined = false;
     version *v = calloc(1, sizeof *v);
-    void *handle = v ? open_copy(name, real, id, why, sizeof why) : NULL;
-    const rt_module *mod = handle ? check_descriptor(handle, why, sizeof why) : NULL;
+    void *handle = v ? open_copy(name, w, id) : NULL;
+    const rt_module *mod = handle ? check_descriptor(handle, w->why, sizeof w->why) : NULL;
     if (mod == NULL) {
         bool settled = file_age_ms(id, wall_ms()) >= SETTLE_MS;
         srv_log(settled ? SRV_LOG_ERROR : SRV_LOG_WARN, conn_id,
-                "module %s: cannot load %s%s: %s", name, real,
+                "module %s: cannot load %s%s: %s", name, w->real,
                 settled ? "" : " yet (just changed, will retry)",
-                v ? why : "out of memory");
+                v ? w->why : "out of memory");
         if (handle != NULL)
             dlclose(handle);
         free(v);
+        free(w);
         return NULL;
     }
     v->handle = handle;
     v->mod = mod;
     v->id = *id;
     snprintf(v->name, sizeof v->name, "%s", name);
-    srv_log(SRV_LOG_INFO, conn_id, "module %s: loaded %s (inode %llu)", name, real,
+    srv_log(SRV_LOG_INFO, conn_id, "module %s: loaded %s (inode %llu)", name, w->real,
             (unsigned long long)id->ino);
+    free(w);
     return v;
 }
 
@@ -441,11 +476,13 @@ static enum acquired use_current(slot *s, version **out)
 static enum acquired acquire(const char *name, uint64_t conn_id,
                              version **out)
 {
-    char path[PATH_MAX];
+    char *path = NULL; /* on the heap: see load_work */
     struct stat st;
-    int n = snprintf(path, sizeof path, "%s/%s.so", cgi_dir(), name);
-    if (n < 0 || (size_t)n >= sizeof path || stat(path, &st) != 0 ||
-        !S_ISREG(st.st_mode)) {
+    if (asprintf(&path, "%s/%s.so", cgi_dir(), name) < 0)
+        path = NULL;
+    bool found = path != NULL && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    free(path);
+    if (!found) {
         forget(name);
         return ACQ_DECLINED;
     }

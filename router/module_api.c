@@ -20,6 +20,9 @@
 
 #define ARENA_BLOCK_SIZE 8192
 #define DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
+/* Longest header value a module may set: with the server's own lines it
+ * keeps the response head within http_send's fixed buffers (2 KiB). */
+#define HEADER_VALUE_MAX 1024
 
 /* A block of arena memory; data is aligned for any type. */
 typedef struct arena_block {
@@ -225,7 +228,7 @@ static int resp_set_header(rt_response *resp, const char *name,
 {
     rt_call *call = call_of_resp(resp);
     if (!rt_header_name_valid(name) || !rt_header_value_valid(value) ||
-        rt_header_is_server_owned(name))
+        strlen(value) > HEADER_VALUE_MAX || rt_header_is_server_owned(name))
         return -1;
     if (strcasecmp(name, "Content-Type") == 0) {
         const char *copy = req_strdup(&call->request, value);

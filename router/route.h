@@ -121,7 +121,8 @@ typedef struct rt_response_api {
      * ("text/plain; charset=utf-8"). Names must be tokens, values must not
      * hold CR, LF or other control characters. The server owns
      * Content-Length, Transfer-Encoding, Connection, Date and Server:
-     * setting those is refused. */
+     * setting those is refused. A value over 1024 bytes is refused too.
+     * Returns 0, or -1 when refused. */
     int (*set_header)(rt_response *resp, const char *name, const char *value);
     /* Appends bytes / formatted text to the body. */
     int (*write)(rt_response *resp, const void *data, size_t len);

@@ -3,7 +3,9 @@
  * that http_serve (server/http_conn.c) calls once per request.
  *
  * The order, each step declining (RT_DECLINED) to pass the request on:
- *   0. an unknown method is 501 before anything else;
+ *   0. an unknown method is 501 before anything else; "OPTIONS *" (a
+ *      question about the server as a whole) gets 200 and the methods
+ *      the server knows in Allow;
  *   1. WebSocket endpoints (ws_route, websocket/);
  *   2. the raw path is normalised (path.c); a refused path gets its
  *      status (400/403) and a WARN line naming the peer and the target;
@@ -92,10 +94,24 @@ __attribute__((noinline)) static int dispatch_by_path(http_request *req)
     return rt_static_serve(req, path);
 }
 
+/* Methods some resource on this server answers (RFC 9110 9.3.7). */
+#define SERVER_METHODS "GET, HEAD, POST, OPTIONS"
+
+/* "OPTIONS *": 200, an empty body and the server-wide Allow. */
+static int send_server_options(http_request *req)
+{
+    http_response resp;
+    http_response_init(&resp, 200);
+    http_response_add_header(&resp, "Allow", "%s", SERVER_METHODS);
+    return http_send(req, &resp);
+}
+
 int rt_dispatch(http_request *req)
 {
     if (req->method_id == HTTP_OTHER)
         return http_send_error(req, 501);
+    if (req->method_id == HTTP_OPTIONS && strcmp(req->target, "*") == 0)
+        return send_server_options(req);
 
     int r = ws_route(req);
     if (r != RT_DECLINED)

@@ -48,6 +48,8 @@ static const opt_def options[] = {
     { "header-timeout", OPT_SECONDS, F(header_timeout_ms), 0.001, 3600, "seconds for a whole request head to arrive" },
     { "keepalive-timeout", OPT_SECONDS, F(keepalive_timeout_ms), 0.001, 3600, "seconds an idle keep-alive connection is kept" },
     { "write-timeout", OPT_SECONDS, F(write_timeout_ms), 0.001, 3600, "seconds a client may take to accept more bytes" },
+    { "body-timeout", OPT_SECONDS, F(body_timeout_ms), 0.001, 3600, "seconds for a request body, plus 1 per --min-rate bytes received (then 408)" },
+    { "min-rate", OPT_SIZE, F(min_rate), 1, 1 << 30, "bytes/s a body or response must average past its timeout" },
     { "shutdown-timeout", OPT_SECONDS, F(shutdown_timeout_ms), 0, 3600, "seconds in-flight requests get on SIGTERM" },
     { "cgi-timeout", OPT_SECONDS, F(cgi_timeout_ms), 0.001, 3600, "seconds a CGI script may run (then 504)" },
     { "max-header-size", OPT_SIZE, F(max_header_bytes), 256, 1 << 20, "largest request head (431 past it)" },
@@ -79,6 +81,8 @@ void srv_config_defaults(srv_config *cfg)
     cfg->header_timeout_ms = 10000;
     cfg->keepalive_timeout_ms = 15000;
     cfg->write_timeout_ms = 30000;
+    cfg->body_timeout_ms = 30000;
+    cfg->min_rate = 1024;
     cfg->shutdown_timeout_ms = 5000;
     cfg->cgi_timeout_ms = 10000;
     cfg->max_header_bytes = 8192;

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,9 +154,18 @@ void srv_wake_setup(void)
     pthread_sigmask(SIG_BLOCK, &block, NULL);
 }
 
-int srv_thread_wake(pthread_t thread)
+pid_t srv_thread_id(void)
 {
-    return pthread_kill(thread, SRV_WAKE_SIGNAL);
+    return gettid();
+}
+
+int srv_thread_wake(pid_t tid)
+{
+    /* tgkill directly: pthread_kill would add two sigprocmask calls. */
+    static pid_t pid;
+    if (!pid)
+        pid = getpid();
+    return (int)syscall(SYS_tgkill, pid, tid, SRV_WAKE_SIGNAL);
 }
 
 /* The calling thread's mask without the wake signal. */
@@ -255,27 +265,65 @@ ssize_t srv_conn_read(srv_conn *c, void *buf, size_t len, int timeout_ms)
     }
 }
 
-/* Waits until the peer can take more bytes, within the write timeout.
- * Shutdown is not watched: in-flight responses are allowed to finish. */
-static int wait_writable(srv_conn *c, int64_t deadline)
-{
-    int got = wait_for(c, SRV_POLL_WRITE, -1, false, ms_left(deadline));
-    if (got & SRV_POLL_WRITE)
-        return 0;
-    errno = (got & SRV_POLL_TIMEOUT) ? ETIMEDOUT : EPIPE;
-    return -1;
-}
+/* The two clocks of one write call. Progress: the peer must accept some
+ * bytes within --write-timeout of our starting to wait. Rate: the whole
+ * call must end by --write-timeout plus one second per --min-rate bytes
+ * accepted so far, so a client that reads a byte at a time (which resets
+ * the progress clock forever) is dropped too, while any real link, far
+ * faster than 1 KiB/s, never comes near it. */
+typedef struct write_clock {
+    int64_t rate_base;     /* start of the call + write timeout        */
+    int64_t idle_deadline; /* -1: progress since the last wait          */
+    uint64_t sent;         /* bytes the peer accepted in this call      */
+} write_clock;
 
-static int64_t write_deadline(void)
+static int write_timeout_ms(void)
 {
     const srv_config *cfg = srv_cfg();
-    int t = cfg ? cfg->write_timeout_ms : 30000;
-    return now_ms() + t;
+    return cfg ? cfg->write_timeout_ms : 30000;
+}
+
+static write_clock write_clock_start(void)
+{
+    return (write_clock){ .rate_base = now_ms() + write_timeout_ms(), .idle_deadline = -1 };
+}
+
+static void write_progress(write_clock *wc, size_t n)
+{
+    wc->sent += n;
+    wc->idle_deadline = -1;
+}
+
+/* Waits until the peer can take more bytes, within both clocks. Logs why
+ * a client is dropped. Shutdown is not watched: in-flight responses are
+ * allowed to finish. */
+static int wait_writable(srv_conn *c, write_clock *wc)
+{
+    const srv_config *cfg = srv_cfg();
+    uint64_t rate = cfg && cfg->min_rate > 0 ? cfg->min_rate : 1024;
+    int64_t rate_deadline = wc->rate_base + (int64_t)(wc->sent * 1000 / rate);
+    if (wc->idle_deadline < 0)
+        wc->idle_deadline = now_ms() + write_timeout_ms();
+    bool by_rate = rate_deadline < wc->idle_deadline;
+    int left = ms_left(by_rate ? rate_deadline : wc->idle_deadline);
+    int got = left > 0 ? wait_for(c, SRV_POLL_WRITE, -1, false, left) : SRV_POLL_TIMEOUT;
+    if (got & SRV_POLL_WRITE)
+        return 0;
+    if (got & SRV_POLL_TIMEOUT) {
+        srv_log(SRV_LOG_INFO, c->id, "%s: %s (%llu bytes taken): dropped", c->peer_ip,
+                by_rate ? "client reads slower than --min-rate"
+                        : "client took no bytes for --write-timeout",
+                (unsigned long long)wc->sent);
+        errno = ETIMEDOUT;
+    } else {
+        errno = EPIPE;
+    }
+    return -1;
 }
 
 int srv_conn_writev_all(srv_conn *c, struct iovec *iov, int iovcnt)
 {
-    int64_t deadline = -2;
+    write_clock clock = write_clock_start();
 
     while (iovcnt > 0) {
         if (iov->iov_len == 0) {
@@ -287,13 +335,11 @@ int srv_conn_writev_all(srv_conn *c, struct iovec *iov, int iovcnt)
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 return -1;
-            if (deadline == -2)
-                deadline = write_deadline();
-            if (wait_writable(c, deadline) < 0)
+            if (wait_writable(c, &clock) < 0)
                 return -1;
             continue;
         }
-        deadline = -2; /* progress: the timeout starts again */
+        write_progress(&clock, (size_t)n);
         /* Skip what was written; iov is the caller's scratch array. */
         size_t done = (size_t)n;
         while (iovcnt > 0 && done >= iov->iov_len) {
@@ -317,13 +363,13 @@ int srv_conn_write_all(srv_conn *c, const void *buf, size_t len)
 
 int srv_conn_sendfile_all(srv_conn *c, int file_fd, off_t offset, size_t len)
 {
-    int64_t deadline = -2;
+    write_clock clock = write_clock_start();
 
     while (len > 0) {
         ssize_t n = c->ops->sendfile(c, file_fd, &offset, len);
         if (n > 0) {
             len -= (size_t)n;
-            deadline = -2;
+            write_progress(&clock, (size_t)n);
             continue;
         }
         if (n == 0) { /* the file shrank under us */
@@ -332,9 +378,7 @@ int srv_conn_sendfile_all(srv_conn *c, int file_fd, off_t offset, size_t len)
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
-        if (deadline == -2)
-            deadline = write_deadline();
-        if (wait_writable(c, deadline) < 0)
+        if (wait_writable(c, &clock) < 0)
             return -1;
     }
     return 0;

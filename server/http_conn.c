@@ -6,7 +6,8 @@
  *                                   keep-alive wait ends after
  *                                   --keepalive-timeout or at shutdown)
  *          parse it                (http_parse.c)
- *          read the body           (Content-Length or chunked)
+ *          read the body           (Content-Length or chunked, within
+ *                                   --body-timeout and --min-rate: 408)
  *          rt_dispatch()           (router/: answers the request)
  *          keep the leftover bytes (pipelined requests) and go on
  *
@@ -27,6 +28,8 @@
 
 /* Extra room past the head limit, so a body can be read in big pieces. */
 #define BODY_READ_ROOM (16 * 1024)
+/* A chunked body's first buffer; it doubles as chunks need more. */
+#define BODY_FIRST_STEP (16 * 1024)
 /* How long a refused client gets to stop sending before we close. */
 #define LINGER_MS 1000
 
@@ -119,18 +122,52 @@ static int read_head(srv_conn *c, conn_buf *b, bool first, size_t *head_len)
     }
 }
 
-/* Reads exactly want bytes into dst; each read must come within the
- * header timeout. Returns 0, or -1 (the client is gone or too slow). */
-static int read_exact(srv_conn *c, char *dst, size_t want)
+/* The clock for a request body. Each read must come within
+ * --header-timeout, as for the head; and the whole body must arrive within
+ * --body-timeout plus one second per --min-rate bytes received. A client
+ * sending a byte every few seconds earns almost no time and is cut off
+ * (408) soon after --body-timeout, while an upload averaging --min-rate
+ * (1 KiB/s by default: far below any real link) never is, however large
+ * --max-body-size is. */
+typedef struct body_clock {
+    int64_t start;
+    uint64_t got; /* body bytes received from the socket */
+} body_clock;
+
+static body_clock body_clock_start(void)
 {
-    while (want > 0) {
-        ssize_t n = srv_conn_read(c, dst, want, srv_cfg()->header_timeout_ms);
-        if (n <= 0)
-            return -1;
-        dst += n;
-        want -= (size_t)n;
+    return (body_clock){ .start = clock_ms() };
+}
+
+/* Milliseconds the next read may wait (0: the body is overdue). */
+static int body_read_timeout(const body_clock *bc)
+{
+    const srv_config *cfg = srv_cfg();
+    int64_t deadline = bc->start + cfg->body_timeout_ms +
+                       (int64_t)(bc->got * 1000 / (cfg->min_rate ? cfg->min_rate : 1));
+    int64_t left = deadline - clock_ms();
+    if (left < 0)
+        left = 0;
+    return left < cfg->header_timeout_ms ? (int)left : cfg->header_timeout_ms;
+}
+
+/* Reads some body bytes into dst[0..len) within the body clock. Returns
+ * 0 with *got > 0, 408 when the client is too slow, or -1 (it is gone, a
+ * socket error, or shutdown). */
+static int read_body_bytes(srv_conn *c, body_clock *bc, char *dst, size_t len, size_t *got)
+{
+    ssize_t n = srv_conn_read(c, dst, len, body_read_timeout(bc));
+    if (n > 0) {
+        bc->got += (uint64_t)n;
+        *got = (size_t)n;
+        return 0;
     }
-    return 0;
+    if (n < 0 && errno == ETIMEDOUT) {
+        srv_log(SRV_LOG_INFO, c->id, "%s: request body too slow (%llu bytes in %lld ms): 408",
+                c->peer_ip, (unsigned long long)bc->got, (long long)(clock_ms() - bc->start));
+        return 408;
+    }
+    return -1;
 }
 
 static int read_fixed_body(srv_conn *c, conn_buf *b, http_request *req, size_t head_len)
@@ -144,9 +181,15 @@ static int read_fixed_body(srv_conn *c, conn_buf *b, http_request *req, size_t h
         have = want;
     memcpy(body, b->data + head_len, have);
     b->used = head_len + have;
-    if (read_exact(c, body + have, want - have) < 0) {
-        free(body);
-        return -1;
+    body_clock clock = body_clock_start();
+    while (have < want) {
+        size_t got = 0;
+        int st = read_body_bytes(c, &clock, body + have, want - have, &got);
+        if (st != 0) {
+            free(body);
+            return st;
+        }
+        have += got;
     }
     body[want] = '\0';
     req->body = body;
@@ -154,11 +197,36 @@ static int read_fixed_body(srv_conn *c, conn_buf *b, http_request *req, size_t h
     return 0;
 }
 
+/* The decoder refused a chunk that does not fit (HTTP_CHUNKED_TOO_LARGE):
+ * grows the body to hold it, doubling, up to --max-body-size. The decoder
+ * keeps its place, so decoding then resumes. Returns 0, 413 or 500. */
+static int grow_chunked_body(char **body, size_t *cap, size_t len, uint64_t chunk)
+{
+    size_t limit = srv_cfg()->max_body_bytes;
+    if (chunk > limit - len)
+        return 413;
+    size_t need = len + (size_t)chunk;
+    size_t new_cap = *cap * 2 > need ? *cap * 2 : need;
+    if (new_cap > limit)
+        new_cap = limit;
+    char *grown = realloc(*body, new_cap + 1);
+    if (!grown)
+        return 500;
+    *body = grown;
+    *cap = new_cap;
+    return 0;
+}
+
+/* Reads a chunked body into a buffer that starts at BODY_FIRST_STEP and
+ * grows as the chunks announce more, so a small body never costs
+ * --max-body-size of memory. */
 static int read_chunked_body(srv_conn *c, conn_buf *b, http_request *req, size_t head_len)
 {
-    size_t cap = srv_cfg()->max_body_bytes; /* pages are touched only as used */
+    size_t limit = srv_cfg()->max_body_bytes;
+    size_t cap = limit < BODY_FIRST_STEP ? limit : BODY_FIRST_STEP;
     char *body = malloc(cap + 1);
     size_t body_len = 0;
+    body_clock clock = body_clock_start();
     http_chunked st;
 
     if (!body)
@@ -172,20 +240,24 @@ static int read_chunked_body(srv_conn *c, conn_buf *b, http_request *req, size_t
         b->used += consumed;
         if (rc == HTTP_CHUNKED_DONE)
             break;
-        if (rc != HTTP_CHUNKED_MORE) {
-            free(body);
-            return rc == HTTP_CHUNKED_TOO_LARGE ? 413 : 400;
+        int status = 0;
+        if (rc == HTTP_CHUNKED_TOO_LARGE)
+            status = grow_chunked_body(&body, &cap, body_len, st.chunk_left);
+        else if (rc == HTTP_CHUNKED_BAD)
+            status = 400;
+        if (status == 0 && rc == HTTP_CHUNKED_MORE) {
+            /* Keep the head where it is; refill the space after it. */
+            memmove(b->data + head_len, b->data + b->used, b->len - b->used);
+            b->len = head_len + (b->len - b->used);
+            b->used = head_len;
+            size_t got = 0;
+            status = read_body_bytes(c, &clock, b->data + b->len, b->cap - b->len, &got);
+            b->len += got;
         }
-        /* Keep the head where it is; refill the space after it. */
-        memmove(b->data + head_len, b->data + b->used, b->len - b->used);
-        b->len = head_len + (b->len - b->used);
-        b->used = head_len;
-        ssize_t n = srv_conn_read(c, b->data + b->len, b->cap - b->len, srv_cfg()->header_timeout_ms);
-        if (n <= 0) {
+        if (status != 0) {
             free(body);
-            return -1;
+            return status;
         }
-        b->len += (size_t)n;
     }
     body[body_len] = '\0';
     req->body = body;

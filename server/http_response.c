@@ -163,6 +163,8 @@ static size_t format_head_end(char *out, size_t cap, const http_request *req,
     return n;
 }
 
+static int send_error_page(http_request *req, int status, const char *allow);
+
 /* Writes head (and a memory body) with one writev, then a file body. */
 static int write_response(srv_conn *c, struct iovec *iov, int iovcnt, const http_response *resp,
                           bool send_file)
@@ -184,8 +186,11 @@ int http_send(http_request *req, http_response *resp)
 
     size_t start_len = format_head_start(start, sizeof start, resp);
     if (start_len == 0) {
-        srv_log(SRV_LOG_ERROR, req->conn ? req->conn->id : 0, "response head too large");
-        return -1;
+        /* Only an absurd Content-Type gets here; the error page's fits. */
+        srv_log(SRV_LOG_ERROR, req->conn ? req->conn->id : 0,
+                "response head too large (Content-Type of %zu bytes): 500 instead of %d",
+                resp->content_type ? strlen(resp->content_type) : 0, resp->status);
+        return send_error_page(req, 500, NULL);
     }
     struct iovec iov[5] = {
         {start, start_len},

@@ -213,6 +213,15 @@ static void refuse(int fd, const char *why)
     if (send(fd, resp, sizeof resp - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the client is gone or its buffer is full; it loses nothing more */
     }
+    /* Closing with unread bytes (the request, usually here already) makes
+     * the kernel answer with a reset that can destroy the 503 before the
+     * client reads it. So read what is buffered, never waiting: this is
+     * the accept thread. A request still on its way may yet cause a
+     * reset; that is the price of never blocking here. */
+    char discard[1024];
+    for (int i = 0; i < 64; i++)
+        if (recv(fd, discard, sizeof discard, MSG_DONTWAIT) <= 0)
+            break;
     close(fd);
     srv_log(SRV_LOG_WARN, 0, "refused a connection with 503: %s", why);
 }

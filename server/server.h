@@ -54,6 +54,11 @@ typedef struct srv_config {
     int header_timeout_ms;        /* --header-timeout: seconds, 10           */
     int keepalive_timeout_ms;     /* --keepalive-timeout: seconds, 15        */
     int write_timeout_ms;         /* --write-timeout: seconds, 30            */
+    int body_timeout_ms;          /* --body-timeout: seconds, 30, plus one
+                                     per min_rate bytes received            */
+    size_t min_rate;              /* --min-rate: bytes/s, 1 KiB: the slowest
+                                     average a request body or a response
+                                     may move at (past the grace timeouts) */
     int shutdown_timeout_ms;      /* --shutdown-timeout: seconds, 5          */
     int cgi_timeout_ms;           /* --cgi-timeout: seconds, 10              */
     size_t max_header_bytes;      /* --max-header-size: 8192 -> 431          */
@@ -164,8 +169,11 @@ int srv_conn_poll(srv_conn *c, int want, int wake_fd, int timeout_ms);
 /* Installs the (empty) handler once and blocks the signal in the calling
  * thread; call it before starting threads (they inherit the mask). */
 void srv_wake_setup(void);
-/* Wakes `thread`; the caller must know it is still alive. */
-int srv_thread_wake(pthread_t thread);
+/* The calling thread's kernel id, for srv_thread_wake. */
+pid_t srv_thread_id(void);
+/* Wakes the thread with kernel id tid (one tgkill system call); the
+ * caller must know the thread is still alive. */
+int srv_thread_wake(pid_t tid);
 
 /* Reads at most len bytes, waiting up to timeout_ms (-1 = forever).
  * Returns > 0 bytes read, 0 on orderly EOF, -1 on error with errno set:
@@ -173,9 +181,10 @@ int srv_thread_wake(pthread_t thread);
  * (only while no byte is buffered: idle connections close at shutdown). */
 ssize_t srv_conn_read(srv_conn *c, void *buf, size_t len, int timeout_ms);
 
-/* Writes everything, waiting up to the configured write timeout for the
- * peer to make progress. Returns 0, or -1 with errno set. Never gives up
- * because of shutdown: in-flight responses finish. */
+/* Writes everything; the peer must take some bytes within --write-timeout,
+ * and all of them within --write-timeout + 1 s per --min-rate bytes taken
+ * (else ETIMEDOUT, logged). Returns 0, or -1 with errno set. Never gives
+ * up because of shutdown: in-flight responses finish. */
 int srv_conn_write_all(srv_conn *c, const void *buf, size_t len);
 int srv_conn_writev_all(srv_conn *c, struct iovec *iov, int iovcnt);
 int srv_conn_sendfile_all(srv_conn *c, int file_fd, off_t offset, size_t len);

@@ -163,6 +163,19 @@ test('405 names the allowed methods and keeps the connection', async () => {
   assert.equal(res[1].body, HELLO);
 });
 
+test('OPTIONS * answers 200 with the server-wide Allow and an empty body', async () => {
+  const res = parseResponses(await rawRequest(srv.port,
+    'OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'));
+  assert.equal(res[0]?.statusLine, 'HTTP/1.1 200 OK');
+  assert.equal(res[0].headers.allow, 'GET, HEAD, POST, OPTIONS');
+  assert.equal(res[0].headers['content-length'], '0');
+  assert.equal(res[0].body, '');
+  assert.equal(res[1]?.body, HELLO, 'the connection stays open');
+  const viaCurl = curl(['-i', '-X', 'OPTIONS', '--request-target', '*', srv.url]);
+  assert.match(viaCurl.stdout, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.match(viaCurl.stdout, /\r\nAllow: GET, HEAD, POST, OPTIONS\r\n/);
+});
+
 test('Expect: 100-continue gets an interim 100 before the final answer', async () => {
   const raw = await rawRequest(srv.port, [
     'POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
@@ -198,10 +211,123 @@ test('a slowloris client is cut off by --header-timeout while others are served'
     assert.ok(closedAt > 0, 'the slow client was disconnected');
     const took = closedAt - start;
     assert.ok(took >= 1500 && took < 4500, `cut off after ${took} ms`);
-    if (got) assert.match(got, /^HTTP\/1\.1 408 /);
+    // Part of a head arrived before the deadline, so the server answers 408.
+    assert.match(got, /^HTTP\/1\.1 408 /);
     sock.destroy();
   } finally {
     assert.equal(await slow.stop(), 0);
+  }
+});
+
+// Sends head at once, then body one byte every everyMs. Resolves when the
+// server closes (or after giveUpMs) with what came back and when.
+function dripRequest(port, head, body, { everyMs, giveUpMs }) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '', i = 0, drip, start = 0;
+    const finish = (closedAt) => {
+      clearInterval(drip);
+      clearTimeout(giveUp);
+      sock.destroy();
+      resolve({ got, took: closedAt ? closedAt - start : -1 });
+    };
+    const giveUp = setTimeout(() => finish(0), giveUpMs);
+    sock.on('data', (d) => { got += d.toString('latin1'); });
+    sock.on('close', () => finish(Date.now()));
+    sock.on('error', () => {});
+    sock.on('connect', () => {
+      start = Date.now();
+      sock.write(head);
+      drip = setInterval(() => { if (!sock.destroyed && i < body.length) sock.write(body[i++]); }, everyMs);
+    });
+  });
+}
+
+test('a request body trickled below --min-rate gets 408 after --body-timeout while others are served', async () => {
+  const slow = await startServer({ www: { 'hello.txt': HELLO }, args: ['--body-timeout', '2'] });
+  try {
+    // A byte every 300 ms: each read comes well within --header-timeout
+    // (10 s), but 100 bytes would take 30 s. Both framings.
+    const opts = { everyMs: 300, giveUpMs: 12000 };
+    const fixed = dripRequest(slow.port, 'POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n',
+      'a'.repeat(100), opts);
+    const chunked = dripRequest(slow.port, 'POST /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n',
+      `64\r\n${'a'.repeat(100)}\r\n0\r\n\r\n`, opts);
+    await sleep(500);
+    const t0 = Date.now();
+    assert.equal(curl([`${slow.url}/hello.txt`]).stdout, HELLO);
+    assert.ok(Date.now() - t0 < 1000, 'the normal client was not held up');
+    for (const [what, r] of [['Content-Length', await fixed], ['chunked', await chunked]]) {
+      assert.ok(r.took > 0, `${what}: the slow client was disconnected`);
+      assert.ok(r.took >= 1500 && r.took < 4500, `${what}: cut off after ${r.took} ms`);
+      assert.match(r.got, /^HTTP\/1\.1 408 /, what);
+    }
+    assert.equal((slow.errorLog().match(/request body too slow/g) || []).length, 2);
+  } finally {
+    assert.equal(await slow.stop(), 0);
+  }
+});
+
+test('a client reading a response below --min-rate is dropped while others are served', async () => {
+  const size = 64 << 20;
+  const slow = await startServer({ www: { 'hello.txt': HELLO, 'big.bin': Buffer.alloc(size, 'x') },
+    args: ['--write-timeout', '4', '--min-rate', '16M'] });
+  try {
+    // The client takes one read (at most 64 KiB) every 50 ms: the server's
+    // socket turns writable about once a second, well within
+    // --write-timeout, but ~1.3 MB/s is far below 16 MiB/s, so the client
+    // must be dropped within seconds, not the 50 s the file would take.
+    const sock = net.connect(slow.port, '127.0.0.1');
+    let received = 0, trickling = true;
+    sock.on('data', (d) => { received += d.length; if (trickling) sock.pause(); });
+    sock.on('error', () => {});
+    const ended = new Promise((resolve) => sock.on('close', resolve));
+    await new Promise((resolve) => sock.on('connect', resolve));
+    sock.write('GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+    const trickle = setInterval(() => sock.resume(), 50);
+    const start = Date.now();
+    let dropped = false;
+    try {
+      await sleep(500);
+      const t0 = Date.now();
+      assert.equal(curl([`${slow.url}/hello.txt`]).stdout, HELLO);
+      assert.ok(Date.now() - t0 < 1000, 'the normal client was not held up');
+      while (!dropped && Date.now() - start < 30000) {
+        await sleep(100);
+        dropped = /client reads slower than --min-rate/.test(slow.errorLog());
+      }
+    } finally {
+      clearInterval(trickle);
+    }
+    assert.ok(dropped, 'the slow reader was dropped, with a log line');
+    trickling = false; // read what the kernel still holds, up to the close
+    sock.resume();
+    assert.notEqual(await Promise.race([ended, new Promise((r) => setTimeout(r, 10000, 'timeout'))]), 'timeout', 'the server closed');
+    assert.ok(received < size, `the response was cut short (${received} bytes)`);
+  } finally {
+    assert.equal(await slow.stop(), 0);
+  }
+});
+
+test('a chunked body grows past the first buffer; past --max-body-size it is 413', async () => {
+  const big = await startServer({ args: ['--max-body-size', '200K'] });
+  try {
+    const post = (chunks) => rawRequest(big.port, 'POST /hello HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n' +
+      'Connection: close\r\n\r\n' + chunks.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join('') + '0\r\n\r\n',
+    { idleMs: 5000 });
+    // Many small chunks, then one chunk bigger than the first buffer (16 KiB).
+    for (const chunks of [Array.from({ length: 25 }, (_, i) => String.fromCharCode(97 + i).repeat(4096)),
+      ['y'.repeat(150 * 1024)]]) {
+      const [res] = parseResponses(await post(chunks));
+      assert.equal(res?.status, 200);
+      const echo = JSON.parse(res.body);
+      assert.equal(echo.body_bytes, chunks.join('').length);
+      assert.equal(echo.body, chunks.join(''));
+    }
+    const [tooBig] = parseResponses(await post(Array.from({ length: 60 }, () => 'z'.repeat(4096))));
+    assert.equal(tooBig?.status, 413);
+  } finally {
+    assert.equal(await big.stop(), 0);
   }
 });
 

@@ -276,3 +276,37 @@ test('traversal and odd names never load a module', () => {
   assert.match(srv.errorLog(), /module escape: not loaded/);
   assert.equal(JSON.parse(request('/alias').body).greeting, 'hello, world');
 });
+
+test('modules load and answer on the smallest thread stacks (--thread-stack 32K and 64K)', async () => {
+  for (const stack of ['32768', '65536']) {
+    const small = await startServer({ www: { 'index.html': 'x' }, args: ['--thread-stack', stack] });
+    try {
+      const get = curl([`${small.url}/hello/there?name=Ada`]);
+      assert.equal(get.status, 0, `${stack}: ${get.stderr}`);
+      assert.equal(JSON.parse(get.stdout).greeting, 'hello, Ada', stack);
+      const post = curl(['--data-binary', 'abc', `${small.url}/hello`]);
+      assert.equal(JSON.parse(post.stdout).body, 'abc', stack);
+      assert.ok(JSON.parse(curl([`${small.url}/time`]).stdout).unix > 0, stack);
+    } finally {
+      assert.equal(await small.stop(), 0, `${stack}: a clean exit, no crash`);
+    }
+  }
+});
+
+test('module copies go beside the cgi dir (0700, so a noexec /tmp does not matter) and are removed at exit', async () => {
+  // TMPDIR cannot be used at all: modules must load anyway.
+  const own = await startServer({ www: { 'index.html': 'x' }, env: { TMPDIR: '/nonexistent-tmp-dir' } });
+  try {
+    assert.equal(JSON.parse(curl([`${own.url}/hello`]).stdout).greeting, 'hello, world');
+    const dirs = fs.readdirSync(own.dir).filter((n) => n.startsWith('.online-game-modules.'));
+    assert.equal(dirs.length, 1, `beside ${own.cgiDir}: ${fs.readdirSync(own.dir)}`);
+    const dir = path.join(own.dir, dirs[0]);
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+    assert.deepEqual(fs.readdirSync(dir), [], 'each copy is unlinked once loaded');
+    own.child.kill('SIGTERM');
+    assert.equal(await own.exited, 0);
+    assert.equal(fs.existsSync(dir), false, 'removed at exit');
+  } finally {
+    await own.stop();
+  }
+});

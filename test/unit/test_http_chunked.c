@@ -174,6 +174,28 @@ static void test_too_large(void)
     CU_ASSERT_EQUAL(d.out_len, 0);
 }
 
+/* TOO_LARGE leaves the decoder where it was: the request loop grows its
+ * buffer and calls again with the input not consumed, and decoding goes
+ * on as if the buffer had been big enough from the start. */
+static void test_resume_after_growing(void)
+{
+    const char *in = "3\r\nabc\r\nA\r\n0123456789\r\n0\r\n\r\n";
+    size_t len = strlen(in), at = 0, used = 0, out_len = 0;
+    char out[32];
+    http_chunked st;
+    http_chunked_init(&st);
+    int rc = http_chunked_decode(&st, in, len, &used, out, &out_len, 8);
+    CU_ASSERT_EQUAL_FATAL(rc, HTTP_CHUNKED_TOO_LARGE);
+    CU_ASSERT_EQUAL(out_len, 3);
+    CU_ASSERT_EQUAL(st.chunk_left, 10); /* what the refused chunk needs */
+    at += used;
+    rc = http_chunked_decode(&st, in + at, len - at, &used, out, &out_len, 3 + 10);
+    CU_ASSERT_EQUAL(rc, HTTP_CHUNKED_DONE);
+    CU_ASSERT_EQUAL(at + used, len);
+    CU_ASSERT_EQUAL(out_len, 13);
+    CU_ASSERT(memcmp(out, "abc0123456789", 13) == 0);
+}
+
 static void test_trailer_bound(void)
 {
     static char in[20000];
@@ -212,6 +234,7 @@ UNIT_SUITE(http_chunked)
     CU_add_test(s, "malformed bodies", test_bad_bodies);
     CU_add_test(s, "every split gives the same result", test_splits);
     CU_add_test(s, "too large", test_too_large);
+    CU_add_test(s, "decoding resumes after the buffer grows", test_resume_after_growing);
     CU_add_test(s, "trailer section is bounded", test_trailer_bound);
     CU_add_test(s, "done is final", test_done_is_final);
 }

@@ -106,6 +106,29 @@ static void test_memory_body(void)
     pair_close(&p);
 }
 
+/* A head too large for http_send's buffers (an absurd Content-Type) is
+ * answered with a 500, never with silence. */
+static void test_head_too_large(void)
+{
+    pair p;
+    http_response resp;
+    static char type[4096];
+    memset(type, 'x', sizeof type - 1);
+    pair_open(&p, "GET", HTTP_GET, 1, true);
+    http_response_init(&resp, 200);
+    resp.content_type = type;
+    resp.body = "hello";
+    resp.body_len = 5;
+    CU_ASSERT_EQUAL(http_send(&p.req, &resp), -1); /* 500 closes */
+    CU_ASSERT_EQUAL(p.req.status_sent, 500);
+    const char *r = pair_read(&p);
+    CU_ASSERT(strncmp(r, "HTTP/1.1 500 Internal Server Error\r\n", 36) == 0);
+    CU_ASSERT_TRUE(has_header_line(r, "Connection: close"));
+    CU_ASSERT_PTR_NULL(strstr(r, "xxxx"));
+    CU_ASSERT_PTR_NULL(strstr(r, "hello"));
+    pair_close(&p);
+}
+
 static void test_head_has_length_no_body(void)
 {
     pair p;
@@ -401,6 +424,7 @@ UNIT_SUITE(http_response)
 {
     CU_pSuite s = CU_add_suite("http_response", NULL, NULL);
     CU_add_test(s, "memory body, Date, Server", test_memory_body);
+    CU_add_test(s, "head too large: 500", test_head_too_large);
     CU_add_test(s, "HEAD: length but no body", test_head_has_length_no_body);
     CU_add_test(s, "101/204/304 carry no body", test_statuses_without_body);
     CU_add_test(s, "Connection header and return", test_connection_header);

@@ -1,7 +1,7 @@
 /*
  * test_module.c - unit tests for route module naming and resolution
  * (router/name.c), the .methods list (router/module.c), query
- * parameters (router/module_api.c) and the check of a module file before
+ * parameters and header limits (router/module_api.c) and the check of a module file before
  * dlopen (router/module_elf.c).
  *
  * Resolution is tested on a real temporary directory with files,
@@ -9,6 +9,7 @@
  */
 #include "unit.h"
 #include "../../router/router.h"
+#include "../../router/route.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -205,6 +206,30 @@ static void test_elf_check(void)
     close(text);
 }
 
+/* A module cannot set a header value too long for the response head:
+ * set_header refuses it (so the module sees -1), instead of http_send
+ * failing later. */
+static void test_header_value_limit(void)
+{
+    http_request req;
+    memset(&req, 0, sizeof req);
+    req.method = "GET";
+    req.method_id = HTTP_GET;
+    req.target = req.path = "/m";
+    req.query = "";
+    rt_call *call = rt_call_begin(&req, "", "m");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(call);
+    rt_response *resp = rt_call_response(call);
+    static char value[1026];
+    memset(value, 'v', 1024);
+    CU_ASSERT_EQUAL(resp->api->set_header(resp, "X-Long", value), 0);
+    CU_ASSERT_EQUAL(resp->api->set_header(resp, "Content-Type", value), 0);
+    value[1024] = 'v'; /* 1025 bytes */
+    CU_ASSERT_EQUAL(resp->api->set_header(resp, "X-Long", value), -1);
+    CU_ASSERT_EQUAL(resp->api->set_header(resp, "Content-Type", value), -1);
+    rt_call_end(call);
+}
+
 UNIT_SUITE(module) {
     CU_pSuite s = CU_add_suite("module", NULL, NULL);
     CU_add_test(s, "plain names are valid", test_name_valid);
@@ -212,5 +237,6 @@ UNIT_SUITE(module) {
     CU_add_test(s, "files resolve only inside cgi-bin", test_resolve);
     CU_add_test(s, "method lists", test_methods);
     CU_add_test(s, "query parameters", test_query);
+    CU_add_test(s, "header values are limited", test_header_value_limit);
     CU_add_test(s, "truncated modules are refused before dlopen", test_elf_check);
 }
