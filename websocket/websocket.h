@@ -10,7 +10,8 @@
  *   ws_handshake.c  opening handshake checks, Sec-WebSocket-Accept,
  *                   close codes                               (ws_handshake_*)
  * The runtime (one thread per connection, see the RUNTIME section):
- *   ws_conn.c, ws_outbox.c, ws_hub.c, ws_endpoints.c ...
+ *   ws_upgrade.c, ws_conn.c, ws_outbox.c, ws_hub.c, ws_load.c,
+ *   ws_dispatch.c, ws_endpoints.c
  *
  * Errors are negative enums (ws_err); each maps to a close code.
  */
@@ -343,5 +344,11 @@ int ws_conn_close_requested(const ws_conn *c);
 /* True when a wake-up was sent and the connection's thread has not yet
  * taken it (tests). */
 bool ws_conn_wake_pending(ws_conn *c);
+
+/* ws_load.c: counts frames queued between threads (call per frame queued
+ * for another connection) and says whether the server is busy enough
+ * that connection threads should coalesce their wake-ups. */
+void ws_load_count_send(void);
+bool ws_load_busy(int64_t now_ms);
 
 #endif /* WEBSOCKET_H */

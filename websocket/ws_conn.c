@@ -47,12 +47,9 @@
 #define WS_DIRECT_MAX 4096          /* own replies up to this use wbuf      */
 #define WS_WBUF_MIN 4096
 #define WS_CLOSE_TIMEOUT_MS 2000    /* closing handshake, then TCP close    */
-/* Wake-up coalescing (see coalesce_wakes): when other threads queue more
- * than WS_BUSY_SENDS frames per second in all, connection threads write
- * what others queued for them every WS_COALESCE_MS instead of at once. */
+/* While the server is busy (ws_load.c), connection threads write what
+ * others queued for them every WS_COALESCE_MS instead of at once. */
 #define WS_COALESCE_MS 30
-#define WS_BUSY_SENDS 20000
-#define WS_RATE_WINDOW_MS 20
 
 enum conn_state {
     ST_OPEN,      /* messages flow                                          */
@@ -192,39 +189,6 @@ const char *ws_conn_query(const ws_conn *c)
 
 /* ---- sending (any thread) -------------------------------------------- */
 
-/* ---- wake-up coalescing ------------------------------------------------
- * Each wake-up costs a context switch, and on a busy server (a broadcast
- * to 1,000 players, 100 times a second) those switches are most of the
- * work. So the server counts the frames threads queue for each other;
- * above WS_BUSY_SENDS a second it is "busy", and a connection thread that
- * gets a wake-up goes "deaf" instead of writing at once: it leaves
- * wake_pending set, so senders queue without signalling, and every
- * WS_COALESCE_MS (a timer, not a signal) writes all that queued up in one
- * writev, for as long as frames keep coming. Latency grows by at most
- * WS_COALESCE_MS, and only under that load; a quiet server writes at once.
- * Shared state: the three atomics below, any thread, no lock. */
-static atomic_llong wakes_in_window;
-static atomic_llong window_start_ms;
-static atomic_bool server_busy;
-
-static void count_wake(void)
-{
-    atomic_fetch_add_explicit(&wakes_in_window, 1, memory_order_relaxed);
-}
-
-/* Called by connection threads now and then: closes the rate window. */
-static bool coalesce_wakes(int64_t now)
-{
-    long long start = atomic_load_explicit(&window_start_ms, memory_order_relaxed);
-    if (now - start >= WS_RATE_WINDOW_MS &&
-        atomic_compare_exchange_strong(&window_start_ms, &start, now)) {
-        long long n = atomic_exchange(&wakes_in_window, 0);
-        bool busy = n * 1000 / (now - start) > WS_BUSY_SENDS;
-        atomic_store_explicit(&server_busy, busy, memory_order_relaxed);
-    }
-    return atomic_load_explicit(&server_busy, memory_order_relaxed);
-}
-
 /* Wakes the connection's thread; one signal per wake-up however many
  * frames were queued before it looked. wake_lock makes sure the thread is
  * still serving (a pthread_t of an exited thread must not be used). */
@@ -309,7 +273,7 @@ int ws_send_frame(ws_conn *c, ws_frame *f, uint64_t latest_key)
     case WS_OUTBOX_QUEUED:
     case WS_OUTBOX_REPLACED:
         if (!own) {
-            count_wake();
+            ws_load_count_send();
             wake(c);
         }
         return WS_SEND_OK;
@@ -590,7 +554,7 @@ static void handle_wake(ws_conn *c)
  * when the deaf period ends. Returns true when writing is deferred. */
 static bool on_wake(ws_conn *c, int64_t now)
 {
-    if (!coalesce_wakes(now)) {
+    if (!ws_load_busy(now)) {
         handle_wake(c);
         return false;
     }
@@ -609,7 +573,7 @@ static bool end_deaf_period(ws_conn *c, int64_t now)
     if (!c->deaf_until_ms || now < c->deaf_until_ms)
         return false;
     take_close_request(c);
-    if (coalesce_wakes(now) && !ws_outbox_is_empty(c->outbox)) {
+    if (ws_load_busy(now) && !ws_outbox_is_empty(c->outbox)) {
         c->deaf_until_ms = now + WS_COALESCE_MS;
     } else {
         c->deaf_until_ms = 0;
