@@ -28,17 +28,6 @@
 
 #include <string.h>
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes one character of a segment at *p (a plain byte or "%XY"),
  * advances *p and stores the byte in *c. Returns 0 or an HTTP status. */
 static int decode_char(const char **p, char *c)
@@ -48,8 +37,8 @@ static int decode_char(const char **p, char *c)
     bool encoded = (s[0] == '%');
 
     if (encoded) {
-        int hi = hex_value(s[1]);
-        int lo = hi < 0 ? -1 : hex_value(s[2]);
+        int hi = http_hex_digit(s[1]);
+        int lo = hi < 0 ? -1 : http_hex_digit(s[2]);
         if (lo < 0)
             return 400;
         byte = (unsigned char)(hi * 16 + lo);

@@ -46,17 +46,6 @@ void http_chunked_init(http_chunked *st)
     st->line_len = 0;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Bytes allowed inside a chunk extension or a trailer field line. */
 static bool is_line_char(char c)
 {
@@ -69,7 +58,7 @@ static int size_line_byte(http_chunked *st, char c)
 {
     if (++st->line_len > CHUNK_LINE_MAX)
         return ST_BAD;
-    int v = hex_value(c);
+    int v = http_hex_digit(c);
     switch (st->state) {
     case ST_SIZE_FIRST:
         if (v < 0)

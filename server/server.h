@@ -252,6 +252,18 @@ typedef struct http_request {
     int status_sent;          /* status of the response, 0 = none yet   */
 } http_request;
 
+/* The value of one hexadecimal digit, or -1 (chunk sizes, %XY escapes). */
+static inline int http_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Length of the header section at the start of buf (through the empty
  * line), or 0 if it is not complete yet. Accepts CRLF and bare LF. */
 size_t http_head_end(const char *buf, size_t len);

@@ -279,7 +279,7 @@ int ws_send_frame(ws_conn *c, ws_frame *f, uint64_t latest_key)
         return WS_SEND_OK;
     case WS_OUTBOX_FULL:
         /* Logged by the connection's own thread (take_close_request):
-         * the caller may hold the hub lock, and a log write can block. */
+         * the caller may be any thread, and a log write can block. */
         atomic_store(&c->overflowed, true);
         ws_close(c, WS_CLOSE_POLICY, "outbox full: client too slow");
         return WS_SEND_CLOSED;

@@ -18,8 +18,9 @@
  * Shared state and its lock:
  *   both tables, every group and membership record     hub_lock
  * Each membership holds a reference to the connection (ws_conn_ref), so a
- * member is never freed while it is in a group. Lock order: hub_lock, then
- * an outbox's lock (inside ws_send_frame); nothing here waits on I/O.
+ * member is never freed while it is in a group. A broadcast copies the
+ * member list under hub_lock and sends after releasing it, so hub_lock is
+ * never held while an outbox is locked or a thread is woken.
  * A connection leaves every group when it closes (ws_conn_serve calls
  * ws_hub_leave_all after marking itself closed, and join refuses closed
  * connections, so no membership outlives its connection).
@@ -325,18 +326,36 @@ void ws_hub_leave_all(ws_conn *c)
     pthread_mutex_unlock(&hub_lock);
 }
 
+/* Copies the group's members (each with a reference) so that the sends,
+ * with their wake-up system calls, happen after hub_lock is released:
+ * joins, leaves and other broadcasts never wait behind them. */
+static ws_conn **snapshot_members(const char *group, size_t *count)
+{
+    ws_conn **copy = NULL;
+    *count = 0;
+    pthread_mutex_lock(&hub_lock);
+    ws_group *g = find_group(group);
+    if (g && g->count > 0 && (copy = malloc(g->count * sizeof *copy)) != NULL) {
+        for (size_t i = 0; i < g->count; i++)
+            copy[i] = ws_conn_ref(g->members[i]);
+        *count = g->count;
+    }
+    pthread_mutex_unlock(&hub_lock);
+    return copy;
+}
+
 int ws_hub_broadcast_frame(const char *group, ws_frame *f, const ws_conn *except,
                            uint64_t latest_key)
 {
+    size_t n;
+    ws_conn **members = snapshot_members(group, &n);
     int sent = 0;
-    pthread_mutex_lock(&hub_lock);
-    ws_group *g = find_group(group);
-    for (size_t i = 0; g && i < g->count; i++) {
-        ws_conn *m = g->members[i];
-        if (m != except && ws_send_frame(m, f, latest_key) == WS_SEND_OK)
+    for (size_t i = 0; i < n; i++) {
+        if (members[i] != except && ws_send_frame(members[i], f, latest_key) == WS_SEND_OK)
             sent++;
+        ws_conn_unref(members[i]);
     }
-    pthread_mutex_unlock(&hub_lock);
+    free(members);
     return sent;
 }
 

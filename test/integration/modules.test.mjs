@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, curl, repoRoot, sleep } from './lib/server.mjs';
+import { startServer, curl, curlResponse, repoRoot, sleep } from './lib/server.mjs';
 
 const fixtures = path.join(repoRoot, 'test/fixtures/modules');
 let srv;
@@ -40,26 +40,9 @@ function install(from, name, { ageS = 0 } = {}) {
   fs.renameSync(tmp, path.join(srv.cgiDir, name));
 }
 
-// curl -i -> { status, headers (lower-case names), body }.
+// curl -i -> { status, headers (lower-case names), body, ms }.
 function request(urlPath, args = []) {
-  const r = curl(['-i', ...args, `${srv.url}${urlPath}`]);
-  assert.equal(r.status, 0, `curl failed: ${r.stderr}`);
-  let raw = r.stdout;
-  let head, body;
-  for (;;) {
-    const end = raw.indexOf('\r\n\r\n');
-    head = raw.slice(0, end);
-    body = raw.slice(end + 4);
-    if (!/^HTTP\/1\.1 1\d\d/.test(head)) break;
-    raw = body; // skip "100 Continue"
-  }
-  const lines = head.split('\r\n');
-  const headers = {};
-  for (const l of lines.slice(1)) {
-    const i = l.indexOf(':');
-    headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-  }
-  return { status: Number(lines[0].split(' ')[1]), headers, body };
+  return curlResponse(srv.url, urlPath, args);
 }
 
 before(async () => {

@@ -105,6 +105,30 @@ export function curl(args, opts = {}) {
   }
 }
 
+// curl -i against baseUrl + urlPath; returns { status, headers (lower-case
+// names), body, ms }. An interim "100 Continue" response is skipped.
+export function curlResponse(baseUrl, urlPath, args = [], opts = { timeout: 30000 }) {
+  const t0 = Date.now();
+  const r = curl(['-i', ...args, `${baseUrl}${urlPath}`], opts);
+  if (r.status !== 0) throw new Error(`curl failed: ${r.stderr}`);
+  let raw = r.stdout;
+  let head, body;
+  for (;;) {
+    const end = raw.indexOf('\r\n\r\n');
+    head = raw.slice(0, end);
+    body = raw.slice(end + 4);
+    if (!/^HTTP\/1\.1 1\d\d/.test(head)) break;
+    raw = body;
+  }
+  const lines = head.split('\r\n');
+  const headers = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+  }
+  return { status: Number(lines[0].split(' ')[1]), headers, body, ms: Date.now() - t0 };
+}
+
 // Sends raw bytes on a TCP socket and collects everything until the peer
 // closes or `idleMs` passes without data. Returns the response as a string.
 import net from 'node:net';
